@@ -9,7 +9,10 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
-  hsm: { summary: "list tokens and keys, generate a key, show key attributes", load: () => import("./commands/hsm.js") },
+  hsm: {
+    summary: "list tokens and keys, generate a key, show key attributes",
+    load: () => import("./commands/hsm.js"),
+  },
 };
 
 function usage(): string {

@@ -39,7 +39,10 @@ export async function run(argv: string[]): Promise<number> {
     case "tokens": {
       for (const slot of Pkcs11Module.get(values.library).slotsWithToken()) {
         const t = slot.getToken();
-        console.log(`${t.label.trim()}\t${t.manufacturerID.trim()}\t${t.model.trim()}\tserial ${t.serialNumber.trim()}`);
+        if ((t.flags & 0x400) === 0) continue; // CKF_TOKEN_INITIALIZED: skip SoftHSM's free slot
+        console.log(
+          `${t.label.trim()}\t${t.manufacturerID.trim()}\t${t.model.trim()}\tserial ${t.serialNumber.trim()}`,
+        );
       }
       return 0;
     }

@@ -41,7 +41,11 @@ for (const spec of ["P-256", "P-384", "RSA-3072"] as KeySpec[]) {
       : { mechanism: C.CKM_ECDSA!, parameter: undefined };
     const out = Buffer.alloc(512);
     return rate(() => {
-      const input = spec.startsWith("RSA") ? msg : createHash(spec === "P-384" ? "sha384" : "sha256").update(msg).digest();
+      const input = spec.startsWith("RSA")
+        ? msg
+        : createHash(spec === "P-384" ? "sha384" : "sha256")
+            .update(msg)
+            .digest();
       lib.C_SignInit(s, mech, handle);
       return lib.C_Sign(s, input, out);
     });
@@ -51,7 +55,9 @@ for (const spec of ["P-256", "P-384", "RSA-3072"] as KeySpec[]) {
     : generateKeyPairSync("ec", { namedCurve: spec === "P-256" ? "prime256v1" : "secp384r1" }).privateKey;
   const hash = alg.endsWith("384") ? "sha384" : "sha256";
   const node = await rate(() => sign(hash, msg, nodeKey));
-  const overhead = spec.startsWith("RSA") ? "n/a (2 sessions async vs 1 sync)" : `${((raw / layer - 1) * 100).toFixed(1)}%`;
+  const overhead = spec.startsWith("RSA")
+    ? "n/a (2 sessions async vs 1 sync)"
+    : `${((raw / layer - 1) * 100).toFixed(1)}%`;
   rows.push([
     spec,
     `${layer.toFixed(0)}/s${concurrency > 1 ? ` (${concurrency} sessions)` : ""}`,
