@@ -1,0 +1,239 @@
+// The sqlite3 database: one writer connection whose transactions are queued and group-committed
+// (durable, synchronous=FULL), one reader connection for committed state, versioned migrations.
+import { copyFileSync, existsSync } from "node:fs";
+import sqlite3 from "sqlite3";
+import { ApplianceError } from "../errors.js";
+import type { Migration } from "./migrations/index.js";
+
+export type SqlParam = string | number | bigint | Buffer | null;
+export type SqlParams = SqlParam[] | Record<string, SqlParam>;
+
+export interface RunResult {
+  changes: number;
+  lastID: number;
+}
+
+/** The statements a transaction body (or a reader) may issue. */
+export interface Queryable {
+  run(sql: string, params?: SqlParams): Promise<RunResult>;
+  get<T>(sql: string, params?: SqlParams): Promise<T | undefined>;
+  all<T>(sql: string, params?: SqlParams): Promise<T[]>;
+}
+
+function wrap(conn: sqlite3.Database): Queryable {
+  return {
+    run: (sql, params = []) =>
+      new Promise((resolve, reject) =>
+        conn.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+          if (err) reject(err);
+          else resolve({ changes: this.changes, lastID: this.lastID });
+        }),
+      ),
+    get: <T>(sql: string, params: SqlParams = []) =>
+      new Promise<T | undefined>((resolve, reject) =>
+        conn.get<T>(sql, params, (err, row) => (err ? reject(err) : resolve(row))),
+      ),
+    all: <T>(sql: string, params: SqlParams = []) =>
+      new Promise<T[]>((resolve, reject) =>
+        conn.all<T>(sql, params, (err, rows) => (err ? reject(err) : resolve(rows))),
+      ),
+  };
+}
+
+function openConn(path: string, mode: number): Promise<sqlite3.Database> {
+  return new Promise((resolve, reject) => {
+    const c = new sqlite3.Database(path, mode, (err) => (err ? reject(err) : resolve(c)));
+  });
+}
+
+function exec(conn: sqlite3.Database, sql: string): Promise<void> {
+  return new Promise((resolve, reject) => conn.exec(sql, (err) => (err ? reject(err) : resolve())));
+}
+
+interface Job {
+  fn: (tx: Queryable) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface OpenOptions {
+  migrations: readonly Migration[];
+  /** copy the file aside before applying migrations to a non-empty database (default true) */
+  backupBeforeMigrate?: boolean;
+  /** most write jobs folded into one commit (default 256) */
+  maxBatch?: number;
+}
+
+export class Db implements Queryable {
+  private queue: Job[] = [];
+  private draining = false;
+  private closed = false;
+  private readonly r: Queryable;
+  private readonly w: Queryable;
+
+  private constructor(
+    readonly path: string,
+    private readonly writer: sqlite3.Database,
+    private readonly reader: sqlite3.Database,
+    private readonly maxBatch: number,
+  ) {
+    this.r = wrap(reader);
+    this.w = wrap(writer);
+  }
+
+  static async open(path: string, opts: OpenOptions): Promise<Db> {
+    let writer: sqlite3.Database;
+    try {
+      writer = await openConn(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE);
+    } catch (e) {
+      throw new ApplianceError("internal", `cannot open database ${path}: ${(e as Error).message}`);
+    }
+    writer.configure("busyTimeout", 10_000);
+    await exec(
+      writer,
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+    );
+    await migrate(writer, path, opts);
+    const reader = await openConn(path, sqlite3.OPEN_READONLY);
+    reader.configure("busyTimeout", 10_000);
+    await exec(reader, "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
+    return new Db(path, writer, reader, opts.maxBatch ?? 256);
+  }
+
+  /** Reads see committed state only (a separate connection from the writer). */
+  run(_sql: string, _params?: SqlParams): Promise<RunResult> {
+    return Promise.reject(new ApplianceError("internal", "writes must go through Db.write()"));
+  }
+  get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
+    return this.r.get<T>(sql, params);
+  }
+  all<T>(sql: string, params?: SqlParams): Promise<T[]> {
+    return this.r.all<T>(sql, params);
+  }
+
+  /**
+   * Runs `fn` inside a write transaction. Jobs queued while another commit is in flight are folded
+   * into one SQLite transaction (each in its own SAVEPOINT, so a failing job rolls back alone) and
+   * committed once with synchronous=FULL: when the promise resolves, the write is on disk.
+   * `fn` must only use `tx` and must not await anything but `tx` calls (it holds the writer).
+   */
+  write<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new ApplianceError("unavailable", "database is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        const results: Array<{ ok: boolean; value: unknown }> = [];
+        try {
+          await this.w.run("BEGIN IMMEDIATE");
+        } catch (e) {
+          for (const j of batch) j.reject(storeError(e));
+          continue;
+        }
+        for (const job of batch) {
+          await this.w.run("SAVEPOINT job");
+          try {
+            const value = await job.fn(this.w);
+            await this.w.run("RELEASE job");
+            results.push({ ok: true, value });
+          } catch (e) {
+            await this.w.run("ROLLBACK TO job").catch(() => undefined);
+            await this.w.run("RELEASE job").catch(() => undefined);
+            results.push({ ok: false, value: e });
+          }
+        }
+        try {
+          await this.w.run("COMMIT");
+        } catch (e) {
+          await this.w.run("ROLLBACK").catch(() => undefined);
+          for (const j of batch) j.reject(storeError(e));
+          continue;
+        }
+        batch.forEach((j, i) => {
+          const r = results[i]!;
+          if (r.ok) j.resolve(r.value);
+          else j.reject(r.value);
+        });
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Consistent online copy through SQLite's backup API (not a file copy of a live database). */
+  backup(destPath: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const b = (this.reader as unknown as { backup(p: string, cb: (e: Error | null) => void): BackupHandle }).backup(
+        destPath,
+        (err) => {
+          if (err) return reject(err);
+          b.step(-1, (e2) => {
+            if (e2) return reject(e2);
+            b.finish((e3) => (e3 ? reject(e3) : resolve()));
+          });
+        },
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.draining || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    await new Promise<void>((resolve) => this.reader.close(() => resolve()));
+    await new Promise<void>((resolve, reject) => this.writer.close((e) => (e ? reject(e) : resolve())));
+  }
+}
+
+interface BackupHandle {
+  step(pages: number, cb: (e: Error | null) => void): void;
+  finish(cb: (e: Error | null) => void): void;
+}
+
+function storeError(e: unknown): ApplianceError {
+  if (e instanceof ApplianceError) return e;
+  const code = (e as { code?: string }).code;
+  if (code === "SQLITE_FULL" || code === "SQLITE_IOERR")
+    return new ApplianceError("unavailable", `storage error: ${code}`, { cause: e });
+  return new ApplianceError("internal", `database error: ${code ?? (e as Error).message}`, { cause: e });
+}
+
+async function migrate(writer: sqlite3.Database, path: string, opts: OpenOptions): Promise<void> {
+  const w = wrap(writer);
+  await w.run("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
+  const applied = new Set((await w.all<{ id: string }>("SELECT id FROM schema_migrations")).map((r) => r.id));
+  const known = new Set(opts.migrations.map((m) => m.id));
+  const unknown = [...applied].filter((id) => !known.has(id));
+  if (unknown.length)
+    throw new ApplianceError(
+      "internal",
+      `database ${path} has schema migrations this Plantroot does not know (${unknown.join(", ")}): it was written by a newer version; refusing to run`,
+    );
+  const pending = opts.migrations.filter((m) => !applied.has(m.id));
+  if (!pending.length) return;
+  if (applied.size > 0 && opts.backupBeforeMigrate !== false && existsSync(path)) {
+    await exec(writer, "PRAGMA wal_checkpoint(TRUNCATE)");
+    copyFileSync(path, `${path}.pre-${pending[0]!.id}.bak`);
+  }
+  for (const m of pending) {
+    try {
+      await exec(writer, "BEGIN IMMEDIATE");
+      await exec(writer, m.sql);
+      await w.run("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", [m.id, new Date().toISOString()]);
+      await exec(writer, "COMMIT");
+    } catch (e) {
+      await exec(writer, "ROLLBACK").catch(() => undefined);
+      throw new ApplianceError(
+        "internal",
+        `migration ${m.id} failed, database left unchanged: ${(e as Error).message}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// appliance/store/db.ts against a real sqlite file: migrations, refusal of newer schemas,
+// group-committed writes with per-job rollback, concurrent writers, online backup.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ApplianceError } from "../../appliance/errors.js";
+import { Db } from "../../appliance/store/db.js";
+import type { Migration } from "../../appliance/store/migrations/index.js";
+
+const M1: Migration = { id: "test-0001-items", sql: "CREATE TABLE items (k TEXT PRIMARY KEY, v INTEGER NOT NULL);" };
+const M2: Migration = { id: "test-0002-notes", sql: "CREATE TABLE notes (n TEXT);" };
+
+function tmpDb(): string {
+  return join(mkdtempSync(join(tmpdir(), "store-")), "plantroot.db");
+}
+
+describe("Db", () => {
+  it("applies migrations once, in order, and refuses a database written by a newer version", async () => {
+    const path = tmpDb();
+    const db = await Db.open(path, { migrations: [M1] });
+    await db.write((tx) => tx.run("INSERT INTO items VALUES ('a', 1)"));
+    await db.close();
+    const db2 = await Db.open(path, { migrations: [M1, M2] });
+    expect(await db2.all("SELECT id FROM schema_migrations ORDER BY id")).toEqual([{ id: M1.id }, { id: M2.id }]);
+    expect(await db2.get("SELECT v FROM items WHERE k='a'")).toEqual({ v: 1 });
+    await db2.close();
+    await expect(Db.open(path, { migrations: [M1] })).rejects.toThrow(/newer version/);
+  });
+
+  it("a failing migration leaves the database untouched", async () => {
+    const path = tmpDb();
+    (await Db.open(path, { migrations: [M1] })).close();
+    const bad: Migration = { id: "test-0003-bad", sql: "CREATE TABLE x (a); INSERT INTO nope VALUES (1);" };
+    await expect(Db.open(path, { migrations: [M1, bad] })).rejects.toThrow(/migration test-0003-bad failed/);
+    const db = await Db.open(path, { migrations: [M1] });
+    expect(await db.all("SELECT name FROM sqlite_master WHERE name='x'")).toEqual([]);
+    await db.close();
+  });
+
+  it("folds concurrent writes into group commits; a failing job rolls back alone", async () => {
+    const db = await Db.open(tmpDb(), { migrations: [M1] });
+    const jobs = Array.from({ length: 500 }, (_, i) =>
+      db.write(async (tx) => {
+        await tx.run("INSERT INTO items VALUES (?, ?)", [`k${i}`, i]);
+        if (i % 50 === 7) throw new ApplianceError("conflict", `job ${i} refuses`);
+        return i;
+      }),
+    );
+    const settled = await Promise.allSettled(jobs);
+    const failed = settled.filter((s) => s.status === "rejected");
+    expect(failed.length).toBe(10);
+    expect((await db.get<{ n: number }>("SELECT count(*) AS n FROM items"))!.n).toBe(490);
+    // unique constraint: a duplicate insert fails without disturbing others in its batch
+    const dup = await Promise.allSettled([
+      db.write((tx) => tx.run("INSERT INTO items VALUES ('k1', 0)")),
+      db.write((tx) => tx.run("INSERT INTO items VALUES ('fresh', 0)")),
+    ]);
+    expect(dup[0].status).toBe("rejected");
+    expect(dup[1].status).toBe("fulfilled");
+    await db.close();
+  });
+
+  it("takes a consistent online backup while writes continue", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "store-bk-"));
+    const db = await Db.open(join(dir, "a.db"), { migrations: [M1] });
+    for (let i = 0; i < 200; i++) await db.write((tx) => tx.run("INSERT INTO items VALUES (?, ?)", [`a${i}`, i]));
+    const more = Array.from({ length: 200 }, (_, i) =>
+      db.write((tx) => tx.run("INSERT INTO items VALUES (?, ?)", [`b${i}`, i])),
+    );
+    await db.backup(join(dir, "b.db"));
+    await Promise.all(more);
+    await db.close();
+    const copy = await Db.open(join(dir, "b.db"), { migrations: [M1] });
+    expect(await copy.get("PRAGMA integrity_check")).toEqual({ integrity_check: "ok" });
+    expect((await copy.get<{ n: number }>("SELECT count(*) AS n FROM items WHERE k LIKE 'a%'"))!.n).toBe(200);
+    await copy.close();
+  });
+
+  it("refuses writes through the read path", async () => {
+    const db = await Db.open(tmpDb(), { migrations: [M1] });
+    await expect(db.run("INSERT INTO items VALUES ('z', 1)")).rejects.toThrow(/Db.write/);
+    await db.close();
+  });
+});
