@@ -120,7 +120,8 @@ export function createNetworkGuard(opts: NetworkGuardOptions): NetworkGuard {
     const ip = unmapV4(parsed);
     const shown = parsed === ip ? formatIp(ip) : `${formatIp(parsed)} (IPv4-mapped ${formatIp(ip)})`;
     for (const f of FORBIDDEN) {
-      if (cidrContains(f.cidr, ip)) {
+      // ::1 sits inside the deprecated IPv4-compatible block ::/96 but is the IPv6 loopback
+      if (cidrContains(f.cidr, ip) && !cidrContains(LOOPBACK[1]!, ip)) {
         return { allowed: false, address, refusal: f.refusal, reason: `${shown} is ${f.what}; never contacted` };
       }
     }
