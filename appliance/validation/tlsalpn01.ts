@@ -1,5 +1,6 @@
 // tls-alpn-01 (RFC 8737, RFC 8738 §6 for IP identifiers): TLS handshake with ALPN acme-tls/1 to
 // a vetted address and the checks on the self-signed challenge certificate it presents.
+import "reflect-metadata"; // @peculiar/x509 needs it loaded first
 import { createHash } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { SubjectAlternativeName } from "@peculiar/asn1-x509";
