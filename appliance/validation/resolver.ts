@@ -92,7 +92,7 @@ export function createPlantResolver(s: ResolverSettings): PlantResolver {
     const mapped = s.hosts ? lookupHostMap(s.hosts, name) : undefined;
     if (mapped) return { ok: true, addresses: [...mapped], source: "hosts" };
     if (servers.length === 0) {
-      return { ok: false, failure: "nxdomain", detail: `${name} is not in the static host map`, source: "hosts" };
+      return { ok: false, failure: "nxdomain", detail: "not in the static host map", source: "hosts" };
     }
     const [v6, v4] = await Promise.allSettled([
       query(signal, (r) => r.resolve6(name)),
@@ -106,7 +106,7 @@ export function createPlantResolver(s: ResolverSettings): PlantResolver {
       .map((x) => classify(x.reason));
     const worst = errs.find((e) => e.failure !== "nodata" && e.failure !== "nxdomain") ??
       errs.find((e) => e.failure === "nxdomain") ?? { failure: "nodata" as const, detail: "no A or AAAA records" };
-    return { ok: false, failure: worst.failure, detail: `${name}: ${worst.detail}`, source: dnsSource };
+    return { ok: false, failure: worst.failure, detail: worst.detail, source: dnsSource };
   }
 
   async function resolveTxt(name: string, signal?: AbortSignal): Promise<TxtAnswer> {
@@ -123,7 +123,7 @@ export function createPlantResolver(s: ResolverSettings): PlantResolver {
       return { ok: true, records: rows.map((chunks) => chunks.join("")), source: dnsSource };
     } catch (e) {
       const c = classify(e);
-      return { ok: false, failure: c.failure, detail: `${name}: ${c.detail}`, source: dnsSource };
+      return { ok: false, failure: c.failure, detail: c.detail, source: dnsSource };
     }
   }
 
