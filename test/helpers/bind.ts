@@ -5,7 +5,7 @@
 //   const dns = await startBind({ zone: "plant.test", records: ["plc1 IN A 127.0.0.1"] });
 //   dns.server            // "127.0.0.1:PORT" (validation config resolver.dnsServers)
 //   dns.tsig              // { name, algorithm: "hmac-sha256", secret } for RFC 2136 clients
-//   dns.legoEnv()         // RFC2136_* variables for `lego --dns rfc2136`
+//   dns.legoEnv()         // RFC2136_* variables for `lego --dns rfc2136 --dns.resolvers ${dns.server} --dns.disable-cp`
 //   await dns.setTxt("_acme-challenge.plc1.plant.test", ["…"]);
 //   await dns.stop();
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -228,6 +228,8 @@ export async function startBind(opts: BindOptions = {}): Promise<BindServer> {
         RFC2136_TTL: "1",
         RFC2136_PROPAGATION_TIMEOUT: "30",
         RFC2136_POLLING_INTERVAL: "1",
+        // lego waits this long between sequential rfc2136 challenges (default 60 s)
+        RFC2136_SEQUENCE_INTERVAL: "1",
       }),
       stop,
     };

@@ -63,6 +63,10 @@ const handler: http.RequestListener = (req, res) => {
       res.on("close", () => clearInterval(t));
       return;
     }
+    case "hugeheader":
+      res.setHeader("X-Padding", "p".repeat(40_000));
+      res.end(ka(token));
+      return;
     case "silent":
       return; // never answers
     case "hangup":
@@ -221,6 +225,14 @@ describe("http-01", () => {
         problem: { type: "unauthorized", detail: expect.stringContaining("larger than 8192 bytes") },
       });
     }
+  });
+
+  it("refuses oversized response headers as a malformed response", async () => {
+    const r = await validator().validate(req("hugeheader"));
+    expect(r).toMatchObject({
+      ok: false,
+      problem: { type: "incorrectResponse", detail: expect.stringContaining("HPE_HEADER_OVERFLOW") },
+    });
   });
 
   it("bounds slow and silent servers by the request timeout", async () => {
