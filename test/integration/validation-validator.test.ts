@@ -85,7 +85,7 @@ describe("validator", () => {
   });
 
   it("refuses at once when the queue is full; queued ones run when a slot frees", async () => {
-    const v = validator({ concurrency: 1, maxQueued: 1, timeouts: { requestMs: 2000, totalMs: 700 } });
+    const v = validator({ concurrency: 1, maxQueued: 1, timeouts: { requestMs: 2000, totalMs: 4000 } });
     const running = v.validate(req("slowA"));
     const queued = v.validate(req("slowB"));
     const refused = await v.validate(req("slowC"));
@@ -95,8 +95,8 @@ describe("validator", () => {
       records: [],
       problem: { type: "serverInternal", detail: expect.stringContaining("capacity exhausted") },
     });
-    expect((await running).ok).toBe(true); // 300 ms < 700 ms
-    const q = await queued; // waited ~300 ms, then ran 300 ms: within 700 ms
+    expect((await running).ok).toBe(true); // the server answers after 300 ms
+    const q = await queued; // ran once the first released its slot
     expect(q.ok).toBe(true);
   });
 
