@@ -1,7 +1,7 @@
 // tls-alpn-01 (RFC 8737, RFC 8738 §6 for IP identifiers): TLS handshake with ALPN acme-tls/1 to
 // a vetted address and the checks on the self-signed challenge certificate it presents.
 import "reflect-metadata"; // @peculiar/x509 needs it loaded first
-import { createHash } from "node:crypto";
+import { X509Certificate as NodeX509, createHash } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { SubjectAlternativeName } from "@peculiar/asn1-x509";
 import { X509Certificate } from "@peculiar/x509";
@@ -17,15 +17,15 @@ export const ID_PE_ACME_IDENTIFIER = "1.3.6.1.5.5.7.1.31";
 const ID_CE_SUBJECT_ALT_NAME = "2.5.29.17";
 
 /**
- * The certificate checks of RFC 8737 §3 (pure apart from the signature check): self-signed, exactly
+ * The certificate checks of RFC 8737 §3 (pure, synchronous): self-signed, exactly
  * one subjectAltName entry equal to the identifier (dNSName, or iPAddress for IP identifiers), and a
  * critical acmeIdentifier extension whose value is the DER OCTET STRING of SHA-256(keyAuthorization).
  */
-export async function checkAcmeTlsCertificate(
+export function checkAcmeTlsCertificate(
   der: Uint8Array,
   target: Target,
   keyAuthorization: string,
-): Promise<{ ok: true } | { ok: false; detail: string }> {
+): { ok: true } | { ok: false; detail: string } {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(new Uint8Array(der));
@@ -82,9 +82,11 @@ export async function checkAcmeTlsCertificate(
     };
   }
 
+  // signature check natively (OpenSSL): issuer = subject and the signature verifies with its own key
   let selfSigned = false;
   try {
-    selfSigned = await cert.isSelfSigned();
+    const native = new NodeX509(der);
+    selfSigned = native.checkIssued(native) && native.verify(native.publicKey);
   } catch {
     selfSigned = false;
   }
@@ -148,7 +150,7 @@ export async function checkTlsAlpn01(
       }
       const peer = sock.getPeerX509Certificate();
       if (!peer) return fail("tls", `${hostname} port ${port} presented no certificate`);
-      const c = await checkAcmeTlsCertificate(peer.raw, target, keyAuthorization);
+      const c = checkAcmeTlsCertificate(peer.raw, target, keyAuthorization);
       return c.ok ? { ok: true } : fail("unauthorized", `${hostname} port ${port}: ${c.detail}`);
     } finally {
       sock.destroy();
