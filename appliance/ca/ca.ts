@@ -19,7 +19,7 @@ import type {
 } from "./api.js";
 import { Batcher } from "./batcher.js";
 import { derToPem, type ParsedCertificate, parseCertificate, subjectKeyIdOf } from "./cert-parse.js";
-import { finishSigned, newSerial, sha256 } from "./certificate.js";
+import { finishSignedParsed, newSerial, sha256 } from "./certificate.js";
 import type { CaConfig } from "./config.js";
 import { pkiUrls } from "./config.js";
 import { isRevocationReason, REVOCATION_REASONS } from "./crl.js";
@@ -281,7 +281,7 @@ export class Ca implements CertificateAuthority {
     this.policy.assertIdentifiers(req.identifiers);
     const csr = parseCsr(req.csr);
     const key = this.d.keyPolicy.check(csr.spki);
-    verifyCsrSignature(csr);
+    await verifyCsrSignature(csr, key);
     const { sans, commonName } = this.policy.matchCsr(csr, req.identifiers);
     const now = this.now();
     const { notBefore, notAfter } = this.policy.validity(now, template.profile, this.issuing.notAfter, {
@@ -321,8 +321,9 @@ export class Ca implements CertificateAuthority {
     let der: Buffer;
     try {
       const sig = await this.d.issuingKey.sign(prep.tbs, prep.signatureAlgorithm);
-      der = finishSigned(prep, sig, this.issuingPublicKey);
-      const back = parseCertificate(der);
+      const done = finishSignedParsed(prep, sig, this.issuingPublicKey);
+      der = done.der;
+      const back = done.parsed!;
       if (
         back.serial.toString("hex") !== serial ||
         !back.issuer.equals(this.issuing.subject) ||
