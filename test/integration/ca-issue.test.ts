@@ -1,6 +1,6 @@
 // The CA end to end on SoftHSM + sqlite: issued leaves pass openssl verify -x509_strict against
 // root + SubCA; every policy rule refuses with a clear reason and records nothing; startup key check.
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Identifier } from "../../appliance/ca/api.js";
 import { derToPem, parseCertificate } from "../../appliance/ca/cert-parse.js";
@@ -309,6 +309,45 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
         }),
       ).rejects.toThrow(/after the issuing CA certificate/);
       expect((await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n).toBe(before);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe("key policy options", () => {
+  it("Ed25519 device keys are issued when enabled (openssl verifies); a blocklisted key is refused", async () => {
+    const ed = generateKeyPairSync("ed25519");
+    const edSpki = Buffer.from(ed.publicKey.export({ type: "spki", format: "der" }));
+    const blocked = p256();
+    const list = writeTemp(
+      f.dir,
+      "blocked-keys.txt",
+      `# test blocklist\n${createHash("sha256").update(blocked.spki).digest("hex")}\n`,
+    );
+    const g = await caFixture({ keyPolicy: { allowEd25519: true, blockedKeysFile: list } });
+    try {
+      const ids = [dns("ed.plant.example")];
+      const cert = await g.ca.issue({
+        csr: buildCsr({ privateKey: ed.privateKey, spki: edSpki, sans: ids, alg: "ed25519" }),
+        identifiers: ids,
+        requester,
+      });
+      const root = writeTemp(g.dir, "r.pem", derToPem(g.boot.rootDer));
+      const sub = writeTemp(g.dir, "s.pem", derToPem(g.boot.issuingDer));
+      const leaf = writeTemp(g.dir, "ed.pem", derToPem(cert.der));
+      expect(openssl(["verify", "-x509_strict", "-CAfile", root, "-untrusted", sub, leaf])).toMatch(/: OK/);
+      const n = async () => (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+      const before = await n();
+      const bad = [dns("blocked.plant.example")];
+      await expect(
+        g.ca.issue({
+          csr: buildCsr({ privateKey: blocked.privateKey, spki: blocked.spki, sans: bad }),
+          identifiers: bad,
+          requester,
+        }),
+      ).rejects.toMatchObject({ kind: "badKey", message: expect.stringMatching(/on a blocklist/) });
+      expect(await n()).toBe(before);
     } finally {
       await g.close();
     }
