@@ -16,7 +16,11 @@ import { ctx, int, octetString, oid, seq } from "../../appliance/ca/der.js";
 import { keyIdentifier } from "../../appliance/ca/extensions.js";
 import { Db } from "../../appliance/store/db.js";
 import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
-import { HsmToken, useSoftHsm } from "../../hsm/index.js";
+import * as x509 from "@peculiar/x509";
+import { pkiUrls } from "../../appliance/ca/config.js";
+import { LeafTemplate } from "../../appliance/ca/leaf-template.js";
+import { deviceProfiles } from "../../appliance/ca/profiles.js";
+import { HsmToken, hsmCrypto, useSoftHsm, x509Signing } from "../../hsm/index.js";
 import { csrFor } from "../helpers/csr.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -72,6 +76,58 @@ const recorded = (await db.get<{ n: number }>("SELECT count(*) AS n FROM ca_cert
 // parts of the pipeline, one at a time, for the breakdown
 let j = 0;
 const csrRate = await rate(() => verifyCsrSignature(parseCsr(reqs[j++ % reqs.length]!.csr)));
+
+// TBS building alone (the template), and the reference: @peculiar/x509's generator + HSM signature
+const tmpl = new LeafTemplate(deviceProfiles(pkiUrls("http://127.0.0.1:8080"))[0]!, {
+  name: parseCertificate(boot.issuingDer).subject,
+  keyIdentifier: keyIdentifier(parseCertificate(boot.issuingDer).spki),
+  signatureAlgorithm: "ecdsa-sha256",
+});
+const leafSpki = parseCsr(reqs[0]!.csr).spki;
+const sans = reqs[0]!.identifiers;
+const tbsRate = await rate(() =>
+  tmpl.prepare({
+    serial: newSerial(),
+    notBefore: new Date(),
+    notAfter: new Date(Date.now() + 86400_000),
+    spki: leafSpki,
+    rsa: false,
+    sans,
+  }),
+);
+const leafKey = await crypto.subtle.importKey(
+  "spki",
+  new Uint8Array(leafSpki),
+  { name: "ECDSA", namedCurve: "P-256" },
+  true,
+  ["verify"],
+);
+const { signingKey, signingAlgorithm } = x509Signing(key);
+const issuerName = new x509.X509Certificate(new Uint8Array(boot.issuingDer)).subjectName;
+const x509Rate = await rate(() =>
+  x509.X509CertificateGenerator.create(
+    {
+      serialNumber: newSerial().toString("hex"),
+      issuer: issuerName,
+      subject: "",
+      notBefore: new Date(),
+      notAfter: new Date(Date.now() + 86400_000),
+      publicKey: leafKey,
+      signingKey,
+      signingAlgorithm,
+      extensions: [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.SubjectAlternativeNameExtension(
+          sans.map((i) => ({ type: i.type, value: i.value })),
+          true,
+        ),
+      ],
+    },
+    hsmCrypto,
+  ),
+);
 
 // ---- CRL with CRL_ENTRIES revoked certificates ----
 const issuerKeyId = keyIdentifier(parseCertificate(boot.issuingDer).spki);
@@ -135,6 +191,9 @@ console.log(
 console.log(`  bare HSM P-256 signature ${fmt(hsmRate)}/s   (same key, same run)`);
 console.log(`  issuance ÷ HSM sign      ${(issueRate / hsmRate).toFixed(3)}`);
 console.log(`  CSR parse + verify alone ${fmt(csrRate)}/s`);
+console.log(`  leaf TBS from template   ${fmt(tbsRate)}/s`);
+console.log(`  reference: @peculiar/x509 generator + HSM sign (no checks, no record) ${fmt(x509Rate)}/s`);
+console.log(`  issuance ÷ reference     ${(issueRate / x509Rate).toFixed(2)}`);
 console.log(
   `CRL with ${crl.entries} revoked entries: ${crlMs.toFixed(0)} ms (read + build + HSM sign + verify + store + audit), ${(crl.der.length / 1e6).toFixed(2)} MB`,
 );
