@@ -1,6 +1,5 @@
-// Test/demo fixture: a root and a name-constrained issuing SubCA made on one (SoftHSM) token with the
-// profile code, plus the audit key, written as files and a ready CA configuration. DEMO ONLY: a real
-// root lives on an offline HSM and is made in a ceremony; the second run on the same dir reuses all.
+// DEMO/TEST fixture (ceremonies replace it): root + name-constrained SubCA + audit key on one SoftHSM
+// token via the profile code, written as files with a ready CA config; a second run reuses them.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HsmError, type HsmKey, HsmToken, type KeySpec, useSoftHsm } from "../../hsm/index.js";

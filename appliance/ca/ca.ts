@@ -343,7 +343,7 @@ export class Ca implements CertificateAuthority {
     }
 
     // ---- record it as issued (with its audit entry, same transaction) before handing it out ----
-    await this.completions.add({
+    const completion = this.completions.add({
       serial,
       der,
       issuedAt: this.now().getTime(),
@@ -362,6 +362,18 @@ export class Ca implements CertificateAuthority {
         },
       },
     });
+    try {
+      await completion;
+    } catch (e) {
+      // not recorded as issued, so never handed out: abandon it now (or at the next start)
+      await this.abandon(serial, prep.tbsHash, e);
+      throw isApplianceError(e, "unavailable")
+        ? e
+        : new ApplianceError("unavailable", "the certificate could not be recorded; retry", {
+            cause: e,
+            retryAfter: 5,
+          });
+    }
     return { serial, der, chainPem: derToPem(der) + this.chainPem, notBefore, notAfter };
   }
 
@@ -369,7 +381,8 @@ export class Ca implements CertificateAuthority {
     const reason = `signing or post-issuance check failed: ${(cause as Error)?.message ?? String(cause)}`;
     await this.d.db
       .write(async (tx) => {
-        await caRepository.abandon(tx, [serial], reason);
+        // only an intent still in 'signing' is abandoned (a completion that did commit stays issued)
+        if ((await caRepository.abandon(tx, [serial], reason)) === 0) return;
         await this.d.audit.appendTx(tx, [
           {
             type: "certificate.abandoned",

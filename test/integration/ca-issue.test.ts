@@ -9,6 +9,7 @@ import { ctx, int, seq } from "../../appliance/ca/der.js";
 import { type ApplianceErrorKind, isApplianceError } from "../../appliance/errors.js";
 import { caFixture, type CaFixture } from "../helpers/ca-fixture.js";
 import { buildCsr, csrFor, p256 } from "../helpers/csr.js";
+import { HsmError, HsmKey } from "../../hsm/index.js";
 import { openssl, writeTemp } from "../helpers/softhsm.js";
 import { fermatWeakKey, rocaWeakKey } from "../helpers/weak-rsa.js";
 
@@ -312,6 +313,63 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
     } finally {
       await g.close();
     }
+  });
+});
+
+describe("failures after the intent", () => {
+  async function withSign(replacement: (orig: HsmKey["sign"]) => HsmKey["sign"], body: () => Promise<void>) {
+    const orig = HsmKey.prototype.sign;
+    HsmKey.prototype.sign = replacement(orig);
+    try {
+      await body();
+    } finally {
+      HsmKey.prototype.sign = orig;
+    }
+  }
+  const lastAbandoned = () =>
+    f.db.get<{ serial: string; abandoned_reason: string }>(
+      "SELECT serial, abandoned_reason FROM ca_certificates WHERE status = 'abandoned' ORDER BY created_at DESC, serial LIMIT 1",
+    );
+
+  it("an HSM failure abandons the intent (audited) and answers unavailable", async () => {
+    const ids = [dns("hsmfail.plant.example")];
+    await withSign(
+      () => async () => {
+        throw new HsmError("pkcs11", "device error", "CKR_DEVICE_ERROR", "C_Sign");
+      },
+      async () => {
+        await expect(f.ca.issue({ csr: csrFor(ids), identifiers: ids, requester })).rejects.toMatchObject({
+          kind: "unavailable",
+          message: expect.stringMatching(/HSM signing failed/),
+        });
+      },
+    );
+    const row = await lastAbandoned();
+    expect(row?.abandoned_reason).toMatch(/device error/);
+    const audit = await f.db.get<{ type: string }>("SELECT type FROM audit_log WHERE subject = ?", [
+      `certificate:${row!.serial}`,
+    ]);
+    expect(audit?.type).toBe("certificate.abandoned");
+    expect(await f.ca.getCertificate(row!.serial)).toBeUndefined();
+  });
+
+  it("a signature that does not verify is never recorded as issued", async () => {
+    const ids = [dns("badsig.plant.example")];
+    await withSign(
+      (orig) =>
+        async function (this: HsmKey, data, alg) {
+          const sig = await orig.call(this, Buffer.concat([Buffer.from(data), Buffer.from("x")]), alg);
+          return sig; // a valid signature over other bytes
+        },
+      async () => {
+        await expect(f.ca.issue({ csr: csrFor(ids), identifiers: ids, requester })).rejects.toMatchObject({
+          kind: "internal",
+          message: expect.stringMatching(/signature does not verify/),
+        });
+      },
+    );
+    const row = await lastAbandoned();
+    expect(row?.abandoned_reason).toMatch(/signature does not verify/);
   });
 });
 
