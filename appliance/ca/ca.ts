@@ -437,7 +437,16 @@ export class Ca implements CertificateAuthority {
         },
       ]);
     });
-    await this.crl.refresh(`revocation of ${serial}`);
+    try {
+      await this.crl.refresh(`revocation of ${serial}`);
+    } catch (e) {
+      // the revocation is recorded and OCSP already says so; the CRL service retries by itself
+      throw new ApplianceError(
+        "unavailable",
+        `certificate ${serial} is revoked (OCSP reflects it) but the CRL could not be regenerated yet; it is retried automatically`,
+        { cause: e, retryAfter: 60 },
+      );
+    }
   }
 
   issuerChainPem(): string {

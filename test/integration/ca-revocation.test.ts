@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { derToPem } from "../../appliance/ca/cert-parse.js";
 import { createPkiHttpApp } from "../../appliance/ca/http.js";
 import { Ca } from "../../appliance/ca/ca.js";
+import { HsmError, HsmKey } from "../../hsm/index.js";
 import { caFixture, type CaFixture } from "../helpers/ca-fixture.js";
 import { csrFor } from "../helpers/csr.js";
 import { openssl, writeTemp } from "../helpers/softhsm.js";
@@ -117,6 +118,27 @@ describe("OCSP and CRL", () => {
       "SELECT details FROM audit_log WHERE type = 'crl.generated' ORDER BY seq DESC LIMIT 1",
     );
     expect(JSON.parse(crlAudit!.details)).toMatchObject({ crlNumber: String(n2), entries: 1 });
+  });
+
+  it("HSM down during revocation: recorded and reported, the CRL catches up once it is back", async () => {
+    const leaf = await issue("plc-hsmdown.plant.example");
+    const before = f.ca.crl.current()!.number;
+    const orig = HsmKey.prototype.sign;
+    HsmKey.prototype.sign = async () => {
+      throw new HsmError("pkcs11", "device removed", "CKR_DEVICE_REMOVED", "C_Sign");
+    };
+    try {
+      await expect(f.ca.revoke(leaf.serial, 4, {})).rejects.toMatchObject({
+        kind: "unavailable",
+        message: expect.stringMatching(/is revoked \(OCSP reflects it\) but the CRL could not be regenerated/),
+      });
+    } finally {
+      HsmKey.prototype.sign = orig;
+    }
+    expect((await f.ca.getCertificate(leaf.serial))?.revocation).toMatchObject({ status: "revoked", reason: 4 });
+    const next = await f.ca.crl.refresh("test");
+    expect(next.number).toBeGreaterThan(before);
+    expect((await fetchCrl()).text.toUpperCase()).toContain(leaf.serial.toUpperCase());
   });
 
   it("revocation errors: already revoked, unknown serial, refused reason", async () => {
