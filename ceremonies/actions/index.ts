@@ -1,0 +1,22 @@
+// The action table: which engine function runs each script action. Certificate and CRL actions are
+// added here once the CA-core TBS builder is available.
+import type { Action } from "../engine/types.js";
+import type { ScriptStep, StepAction } from "../script.js";
+import { backupRecover, backupWrap } from "./backup.js";
+import { csrCreate } from "./csr.js";
+import { keyGenerate, registryConfirm } from "./keys.js";
+import { tokenInit, tokenUnlock } from "./tokens.js";
+
+export const ACTIONS: Partial<Record<StepAction, Action<never>>> = {
+  "registry.confirm": registryConfirm,
+  "token.init": tokenInit,
+  "token.unlock": tokenUnlock,
+  "key.generate": keyGenerate,
+  "csr.create": csrCreate,
+  "backup.wrap": backupWrap,
+  "backup.recover": backupRecover,
+};
+
+export function actionFor<S extends ScriptStep>(step: S): Action<S> | undefined {
+  return ACTIONS[step.action] as Action<S> | undefined;
+}
