@@ -379,7 +379,7 @@ export function refsOf(step: ScriptStep): Ref[] {
   const p = step.params as Record<string, unknown>;
   const out: Ref[] = [];
   for (const k of ["issuerCertificate", "request", "certificate", "subjectCertificate", "backup"])
-    if (p[k] !== undefined) out.push(p[k] as Ref);
+    if (p[k] !== null && typeof p[k] === "object") out.push(p[k] as Ref);
   if (step.action === "crl.issue") for (const r of step.params.revoked) out.push(r.certificate);
   return out;
 }

@@ -139,7 +139,10 @@ export async function splitSecret(
     throw new CeremonyError("secret-sharing", `threshold ${opts.threshold} must be between 2 and the ${n} recipients`);
   if (new Set(opts.recipients.map((r) => r.id)).size !== n)
     throw new CeremonyError("secret-sharing", "a person can hold only one share");
-  const shares = await split(secret, n, opts.threshold);
+  // the library insists on plain Uint8Arrays (constructor check), not Buffers
+  const plain = new Uint8Array(secret);
+  const shares = await split(plain, n, opts.threshold);
+  plain.fill(0);
   try {
     return {
       schema: "plantroot/share-set/v1",
@@ -160,7 +163,7 @@ export async function splitSecret(
  * together with every collected share.
  */
 export class ShareCollector {
-  private readonly opened = new Map<string, Buffer>();
+  private readonly opened = new Map<string, Uint8Array>();
 
   constructor(readonly set: ShareSet) {
     ShareSetSchema.parse(set);
@@ -192,7 +195,9 @@ export class ShareCollector {
   /** Opens `person`'s share with an ECDH function bound to their token. */
   contribute(person: string, ecdh: (ephemeral: KeyObject) => Buffer): void {
     if (this.opened.has(person)) throw new CeremonyError("secret-sharing", `${person} already contributed a share`);
-    this.opened.set(person, openShare(this.envelopeFor(person), ecdh));
+    const share = openShare(this.envelopeFor(person), ecdh);
+    this.opened.set(person, new Uint8Array(share));
+    share.fill(0);
   }
 
   /** Rebuilds the secret, passes it to `use`, wipes everything. Refuses without a threshold of holders. */
@@ -202,7 +207,9 @@ export class ShareCollector {
         "secret-sharing",
         `${this.opened.size} of ${this.set.threshold} required shares of ${this.set.purpose} ${this.set.subject} are present`,
       );
-    const secret = Buffer.from(await combine([...this.opened.values()]));
+    const combined = await combine([...this.opened.values()]);
+    const secret = Buffer.from(combined);
+    combined.fill(0);
     try {
       if (secretCheck(secret) !== this.set.check)
         throw new CeremonyError("secret-sharing", `rebuilt ${this.set.purpose} does not match its check value`);

@@ -37,7 +37,6 @@ import { renderReport } from "./report.js";
 import type {
   ActionEnv,
   ApprovalView,
-  CheckResult,
   ExecEnv,
   Executed,
   Prepared,
@@ -772,7 +771,7 @@ export class CeremonySession {
         self.pinSets.set(name, sets.user);
       },
       adoptLogKey(k) {
-        self.logKey = k;
+        if (k.token === self.loaded.script.logToken) self.logKey = k;
       },
     };
   }
