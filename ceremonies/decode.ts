@@ -4,7 +4,6 @@ import { createHash, createPublicKey } from "node:crypto";
 import { CertificationRequestInfo } from "@peculiar/asn1-csr";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import * as asn from "@peculiar/asn1-x509";
-import * as x509 from "@peculiar/x509";
 import { CeremonyError } from "./errors.js";
 
 export type TbsKind = "certificate" | "crl" | "csr";
@@ -102,8 +101,30 @@ const REASONS = [
 
 const hex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b as ArrayBuffer).toString("hex");
 
+const NAME_ATTRS: Record<string, string> = {
+  "2.5.4.3": "CN",
+  "2.5.4.6": "C",
+  "2.5.4.7": "L",
+  "2.5.4.8": "ST",
+  "2.5.4.10": "O",
+  "2.5.4.11": "OU",
+  "2.5.4.5": "serialNumber",
+  "0.9.2342.19200300.100.1.25": "DC",
+  "1.2.840.113549.1.9.1": "E",
+};
+
+/** RFC 4514-style text in encoding order (C first, as the certificate carries it). */
 function nameString(n: asn.Name): string {
-  return new x509.Name(AsnConvert.serialize(n)).toString();
+  return n
+    .map((rdn) =>
+      rdn
+        .map((atv) => {
+          const v = atv.value.toString().replace(/([,+"\\<>;=])/g, "\\$1");
+          return `${NAME_ATTRS[atv.type] ?? atv.type}=${v}`;
+        })
+        .join("+"),
+    )
+    .join(", ");
 }
 
 function timeString(t: asn.Time): string {

@@ -105,8 +105,10 @@ export class Transcript {
       seq: this.list.length,
       prev: this.head,
     });
-    const entry: TranscriptEntry = { ...body, hash: entryHash(body) };
-    this.sink(`${canonicalJson(entry)}\n`);
+    const line = canonicalJson({ ...body, hash: entryHash(body) });
+    this.sink(`${line}\n`);
+    // keep exactly what is on disk (canonical key order), so readers see the same object either way
+    const entry = JSON.parse(line) as TranscriptEntry;
     this.list.push(entry);
     return entry;
   }

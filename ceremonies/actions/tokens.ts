@@ -211,6 +211,7 @@ export const tokenUnlock: Action<UnlockStep> = {
     }
     const keyAttributes: KeyAttributes[] = [];
     const checks: CheckResult[] = [];
+    const outputs: Array<{ path: string; bytes: Buffer }> = [];
     if (decl.logKey) {
       const k = token.findKey(decl.logKey.label);
       const ok = keyIdOf(k.spki) === decl.logKey.keyId;
@@ -222,6 +223,8 @@ export const tokenUnlock: Action<UnlockStep> = {
         ),
       );
       keyAttributes.push(k.attributes());
+      const path = publicKeyPath(step.params.token, decl.logKey.label);
+      if (!env.outputExists(path)) outputs.push({ path, bytes: Buffer.from(pem("PUBLIC KEY", k.spki)) });
     }
     try {
       requireChecks(checks);
@@ -232,7 +235,7 @@ export const tokenUnlock: Action<UnlockStep> = {
     env.adoptToken(step.params.token, token);
     const info = token.tokenInfo();
     return {
-      outputs: [],
+      outputs,
       keyAttributes,
       checks,
       summary: {

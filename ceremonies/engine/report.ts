@@ -36,7 +36,7 @@ export function renderReport(r: ReportInput): string {
     const executed = r.transcript.find((e) => e.step === step.id && e.action === "step.executed");
     const failed = r.transcript.find((e) => e.step === step.id && e.action === "step.failed");
     const status = executed ? "done" : failed ? "FAILED" : prepared ? "not executed" : "not started";
-    out.push(`  [${status}] ${step.id}: ${step.title ?? step.action} (${step.action})`);
+    out.push(`  [${status}] ${step.id}: ${step.title ? `${step.title} (${step.action})` : step.action}`);
     out.push(`    requires: ${step.requires}`);
     if (prepared?.inputs.tbsHash) out.push(`    to-be-signed SHA-256: ${String(prepared.inputs.tbsHash)}`);
     const refusals = r.transcript.filter((e) => e.step === step.id && e.action === "step.refused");

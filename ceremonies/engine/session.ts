@@ -469,6 +469,7 @@ export class CeremonySession {
         approvals: counted.map((a) => ({ person: a.statement.approver, role: a.statement.role, approval: jcsHash(a) })),
         checks: ex.checks.map((c) => `${c.name}: ${c.detail}`),
         summary: ex.summary,
+        primaryOutput: primary ?? null,
       },
       outputs,
       keyAttributes: ex.keyAttributes,

@@ -3,7 +3,7 @@
 // quorum of shares, key generation with and without backup, a CSR, wrap + split among custodians,
 // and recovery into a second token proven by a signature.
 import { createPublicKey, verify } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import { canonicalBytes, jcsHash } from "../../ceremonies/jcs.js";
 import { parseCsr } from "../../ceremonies/pkix.js";
 import type { CeremonyScript } from "../../ceremonies/script.js";
 import { ShareSetSchema } from "../../ceremonies/shares.js";
+import { verifyBundle } from "../../ceremonies/verify.js";
 import { closeCast, enrollCast, openSession, type Person, runStep, sealSession } from "../helpers/ceremony.js";
 import { openssl, testSoftHsm } from "../helpers/softhsm.js";
 
@@ -261,5 +262,89 @@ describe("bootstrap ceremony", () => {
     expect(() => HsmToken.open({ library: sh.library, label: "plantroot-root", pin: { value: "1234" } })).toThrow(
       /wrong PIN/,
     );
+  });
+});
+
+describe("offline verification of the bootstrap bundle", () => {
+  const bundle = () => join(work, "boot");
+  const copy = (name: string) => {
+    const d = join(work, name);
+    cpSync(bundle(), d, { recursive: true });
+    return d;
+  };
+  const lines = (d: string) => readFileSync(join(d, "transcript.jsonl"), "utf8").trimEnd().split("\n");
+  const writeLines = (d: string, l: string[]) => writeFileSync(join(d, "transcript.jsonl"), `${l.join("\n")}\n`);
+
+  it("accepts the untouched bundle", () => {
+    const r = verifyBundle(bundle());
+    expect(r.problem).toBeUndefined();
+    expect(r.ok).toBe(true);
+    expect(r.completed).toBe(true);
+    expect(r.steps?.filter((s) => s.executed)).toHaveLength(10);
+    expect(r.steps?.find((s) => s.id === "root-csr")?.approvedBy).toEqual([
+      "alice (admin)",
+      "bob (witness)",
+      "dave (officer)",
+      "erin (officer)",
+    ]);
+  });
+
+  it("names an edited transcript entry", () => {
+    const d = copy("edited");
+    const l = lines(d);
+    const i = l.findIndex((x) => x.includes('"action":"step.executed"') && x.includes('"step":"fixed-key"'));
+    l[i] = l[i]!.replace('"neverExtractable":true', '"neverExtractable":false');
+    writeLines(d, l);
+    expect(verifyBundle(d).problem).toBe(
+      `transcript.jsonl: transcript entry ${i} (step.executed) was edited: its hash does not match its content`,
+    );
+  });
+
+  it("names a removed transcript entry", () => {
+    const d = copy("removed");
+    const l = lines(d);
+    const i = l.findIndex((x) => x.includes('"action":"approval.accepted"'));
+    l.splice(i, 1);
+    writeLines(d, l);
+    expect(verifyBundle(d).problem).toMatch(
+      new RegExp(`transcript line ${i + 1} has sequence number ${i + 1}: entries were removed`),
+    );
+  });
+
+  it("names a removed last entry through the final checkpoint", () => {
+    const d = copy("truncated");
+    const l = lines(d);
+    writeLines(d, l.slice(0, -1));
+    expect(verifyBundle(d).problem).toMatch(/covers \d+ entries but the transcript has \d+: entries were removed/);
+  });
+
+  it("names reordered transcript entries", () => {
+    const d = copy("reordered");
+    const l = lines(d);
+    const i = l.findIndex((x) => x.includes('"action":"share.contributed"'));
+    [l[i], l[i + 1]] = [l[i + 1]!, l[i]!];
+    writeLines(d, l);
+    expect(verifyBundle(d).problem).toMatch(new RegExp(`transcript line ${i + 1} has sequence number ${i + 1}`));
+  });
+
+  it("names a swapped output file", () => {
+    const d = copy("swapped");
+    // another valid CSR for the same subject, signed by another key
+    writeFileSync(join(d, "csrs/root-g1.csr"), readFileSync(join(d, "csrs/root-g1.csr"), "utf8").replace(/A/g, "B"));
+    expect(verifyBundle(d).problem).toMatch(
+      /^csrs\/root-g1.csr does not match the SHA-256 recorded in transcript entry \d+ \(step root-csr\)/,
+    );
+  });
+
+  it("names an extra file and a forged report", () => {
+    const d = copy("extra");
+    writeFileSync(join(d, "keys/root/evil.pub.pem"), "x");
+    expect(verifyBundle(d).problem).toBe("keys/root/evil.pub.pem is not recorded in the transcript");
+    const e = copy("report");
+    writeFileSync(
+      join(e, "report.txt"),
+      readFileSync(join(e, "report.txt"), "utf8").replace("NEVER EXTRACTABLE", "fine"),
+    );
+    expect(verifyBundle(e).problem).toBe("report.txt does not match the evidence");
   });
 });
