@@ -488,8 +488,8 @@ export class CeremonySession {
    * key. Witnesses and auditors then cosign `checkpointBytes(body)` with their tokens.
    */
   async finish(note = ""): Promise<CheckpointBody> {
-    this.requireOpen();
     if (this.final) return this.final.body;
+    this.requireOpen();
     const done = this.states.filter((s) => s.status === "done").map((s) => s.step.id);
     const completed = done.length === this.states.length;
     this.append({
