@@ -31,12 +31,14 @@ import {
   type TranscriptEntry,
   Transcript,
 } from "./../transcript.js";
+import { check } from "../actions/util.js";
 import { BundleWriter } from "./bundle-writer.js";
-import { parseDryRun } from "./dry-run-report.js";
+import { type DryRunReport, parseDryRun } from "./dry-run-report.js";
 import { renderReport } from "./report.js";
 import type {
   ActionEnv,
   ApprovalView,
+  CheckResult,
   ExecEnv,
   Executed,
   Prepared,
@@ -164,7 +166,7 @@ export class CeremonySession {
         throw new CeremonyError("bad-script", `${f.file} does not match the hash in the script`);
     }
     const bundle = new BundleWriter(opts.bundleDir);
-    const s = new CeremonySession(opts, loaded, registry, bundle);
+    const s = new CeremonySession({ ...opts, dryRun: dry }, loaded, registry, bundle);
     const outputs: Record<string, string> = {
       "script.json": bundle.write("script.json", `${canonicalJson(loaded.script)}\n`),
       "registry.json": bundle.write("registry.json", `${canonicalJson(registry.document)}\n`),
@@ -266,6 +268,20 @@ export class CeremonySession {
     const inputsHash = jcsHash(p.inputs);
     const tbsHash = p.tbs ? sha256Hex(p.tbs.der) : null;
     const decoded = p.tbs ? decodeTbs(p.tbs.kind, p.tbs.der) : undefined;
+    if (decoded) {
+      const c = this.compareWithDryRun(stepId, decoded);
+      if (c) {
+        p.checks.push(c);
+        if (!c.ok) {
+          this.append({
+            action: "step.refused",
+            step: stepId,
+            inputs: { phase: "prepare", error: `${c.name}: ${c.detail}` },
+          });
+          throw new CeremonyError("check-failed", `step ${stepId}: ${c.name}: ${c.detail}`);
+        }
+      }
+    }
     const outputs: Record<string, string> = {};
     if (p.tbs) outputs[`tbs/${stepId}.der`] = this.bundle.write(`tbs/${stepId}.der`, p.tbs.der);
     st.prepared = {
@@ -628,6 +644,30 @@ export class CeremonySession {
     this.bundle.write(`checkpoints/${String(body.size).padStart(6, "0")}.json`, `${canonicalJson(cp)}\n`);
     for (const l of this.listeners) l({ type: "checkpoint", checkpoint: cp });
     return cp;
+  }
+
+  /**
+   * The decoded TBS must show what reviewers saw in the dry run, apart from what differs by nature
+   * (serial number, keys and key identifiers, the revoked serials of pre-existing certificates).
+   */
+  private compareWithDryRun(stepId: string, decoded: DecodedTbs): CheckResult | undefined {
+    const dry = (this.opts.dryRun as DryRunReport).steps.find((x) => x.id === stepId);
+    if (dry?.status !== "simulated" || !dry.tbs) return undefined;
+    const VOLATILE = new Set(["Serial number", "Public key", "Subject key identifier", "Authority key identifier"]);
+    const view = (lines: Array<{ label: string; value: string; critical?: boolean }>) =>
+      lines
+        .filter((l) => !VOLATILE.has(l.label))
+        .map((l) => `${l.label}${l.critical ? " [critical]" : ""}: ${l.value}`);
+    const want = view(dry.tbs.lines);
+    const got = view(decoded.lines);
+    const diff = got.find((l, i) => l !== want[i]) ?? (got.length !== want.length ? "(number of fields)" : undefined);
+    return check(
+      "matches the reviewed dry run",
+      diff === undefined,
+      diff === undefined
+        ? `every field except serial and keys equals the dry run reviewers signed`
+        : `differs from the dry run at "${diff}"`,
+    );
   }
 
   private notify(e: SignEvent): void {
