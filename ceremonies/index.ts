@@ -60,4 +60,4 @@ export {
 } from "./script.js";
 export { type ShareEnvelope, type ShareSet, ShareSetSchema } from "./shares.js";
 export { type Checkpoint, type CheckpointBody, checkpointBytes, type TranscriptEntry } from "./transcript.js";
-export { type VerifyReport, verifyBundle } from "./verify.js";
+export { type VerifyPins, type VerifyReport, verifyBundle } from "./verify.js";

@@ -40,11 +40,13 @@ const HELP = `usage:
   plantroot ceremony run SCRIPT --registry FILE --signatures FILE --dry-run FILE --bundle DIR
                          [--pin-shares TOKEN=FILE]... [--operator-pin TOKEN=SOURCE]... [--file inputs/X=PATH]...
                          [--commands FILE] [--library PATH] [--participant-library PATH]
-  plantroot ceremony verify BUNDLE [--json]
+  plantroot ceremony verify BUNDLE [--registry-hash SHA256] [--log-key SHA256] [--json]
 
 ROLE is one of ${ROLES.join(", ")}. SOURCE is file:/path, env:VARIABLE (a literal PIN only for demos and tests).
 dry-run always runs on throw-away SoftHSM tokens in a temporary directory, never on a real HSM.
-run reads its commands from --commands FILE or, line by line, from standard input; "help" lists them.`;
+run reads its commands from --commands FILE or, line by line, from standard input; "help" lists them.
+verify pins: give the registry hash and ceremony-log key id recorded at the bootstrap ceremony, kept off
+the appliance; without them a bundle can only vouch for itself.`;
 
 const RUN_HELP = `commands inside "run":
   status                                show every step
@@ -130,6 +132,8 @@ export async function run(argv: string[]): Promise<number> {
       sample: { type: "string", multiple: true },
       commands: { type: "string" },
       json: { type: "boolean" },
+      "registry-hash": { type: "string" },
+      "log-key": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -253,7 +257,10 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case "verify": {
-      const r = verifyBundle(need(positionals[0], "BUNDLE"));
+      const r = verifyBundle(need(positionals[0], "BUNDLE"), {
+        ...(values["registry-hash"] ? { registryHash: values["registry-hash"] } : {}),
+        ...(values["log-key"] ? { logKeyId: values["log-key"] } : {}),
+      });
       if (values.json) console.log(JSON.stringify(r, null, 2));
       else {
         for (const c of r.checked) console.log(`ok    ${c}`);

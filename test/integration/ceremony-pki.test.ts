@@ -362,8 +362,11 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     }
   });
 
-  it("passes the offline verifier", () => {
-    const r = verifyBundle(dir);
+  it("passes the offline verifier, with the registry and checkpoint key pinned", () => {
+    const logKeyId = keyIdOf(createPublicKey(readFileSync(file(dir, "keys/root/ceremony-log.pub.pem"))));
+    expect(verifyBundle(dir, { registryHash: "0".repeat(64) }).problem).toMatch(/not the pinned registry/);
+    expect(verifyBundle(dir, { logKeyId: "0".repeat(64) }).problem).toMatch(/not the pinned ceremony-log key/);
+    const r = verifyBundle(dir, { registryHash, logKeyId });
     expect(r.problem).toBeUndefined();
     expect(r.ok).toBe(true);
     expect(r.steps?.find((s) => s.id === "subca-cert")?.approvedBy).toEqual([
