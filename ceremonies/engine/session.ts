@@ -116,6 +116,7 @@ export class CeremonySession {
   private sealed = false;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
   private armed: { stepId: string; tbsHash: string } | undefined;
+  private busy = false;
 
   private constructor(
     private readonly opts: SessionOptions,
@@ -253,6 +254,10 @@ export class CeremonySession {
    * Afterwards the step collects approvals of `step(id).prepared.request`.
    */
   async prepare(stepId: string): Promise<StepView> {
+    return this.exclusive(() => this.prepareNow(stepId));
+  }
+
+  private async prepareNow(stepId: string): Promise<StepView> {
     const st = this.state(stepId);
     this.requireOpen();
     if (st.status !== "ready")
@@ -414,6 +419,10 @@ export class CeremonySession {
    * requested for bytes whose SHA-256 equals what the quorum approved.
    */
   async execute(stepId: string): Promise<StepView> {
+    return this.exclusive(() => this.executeNow(stepId));
+  }
+
+  private async executeNow(stepId: string): Promise<StepView> {
     const st = this.state(stepId);
     this.requireOpen();
     if (st.status !== "collecting" || !st.prepared)
@@ -504,6 +513,10 @@ export class CeremonySession {
    * key. Witnesses and auditors then cosign `checkpointBytes(body)` with their tokens.
    */
   async finish(note = ""): Promise<CheckpointBody> {
+    return this.exclusive(() => this.finishNow(note));
+  }
+
+  private async finishNow(note = ""): Promise<CheckpointBody> {
     if (this.final) return this.final.body;
     this.requireOpen();
     const done = this.states.filter((s) => s.status === "done").map((s) => s.step.id);
@@ -538,6 +551,10 @@ export class CeremonySession {
 
   /** Writes the cosigned final checkpoint and the human report, and closes every token. */
   async seal(): Promise<SealedBundle> {
+    return this.exclusive(() => this.sealNow());
+  }
+
+  private async sealNow(): Promise<SealedBundle> {
     if (!this.final) throw new CeremonyError("wrong-state", "finish the ceremony first");
     if (this.sealed) throw new CeremonyError("wrong-state", "already sealed");
     for (const role of ["witness", "auditor"] as const)
@@ -569,6 +586,17 @@ export class CeremonySession {
   }
 
   // ---- internals ----
+
+  /** One engine operation at a time: a second click while a step runs is refused, not interleaved. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new CeremonyError("wrong-state", "another ceremony operation is still running");
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
 
   private closeTokens(): void {
     for (const t of this.tokens.values()) t.close();
