@@ -264,15 +264,16 @@ export class CeremonySession {
       throw new CeremonyError("wrong-state", `step ${stepId} is ${st.status}; only the next step can be prepared`);
     const action = actionFor(st.step)!;
     let p: Prepared;
+    let decoded: DecodedTbs | undefined;
     try {
       p = await action.prepare(st.step as never, this.env(st));
+      decoded = p.tbs ? decodeTbs(p.tbs.kind, p.tbs.der) : undefined;
     } catch (e) {
       this.append({ action: "step.refused", step: stepId, inputs: { phase: "prepare", error: errorText(e) } });
       throw asCeremonyError(e);
     }
     const inputsHash = jcsHash(p.inputs);
     const tbsHash = p.tbs ? sha256Hex(p.tbs.der) : null;
-    const decoded = p.tbs ? decodeTbs(p.tbs.kind, p.tbs.der) : undefined;
     if (decoded) {
       const c = this.compareWithDryRun(stepId, decoded);
       if (c) {
