@@ -1,0 +1,13 @@
+// Bounding client-supplied text (names, OIDs, numbers) placed into error messages, so a hostile
+// CSR or identifier cannot make a problem document or a log line arbitrarily large. Pure.
+
+/** `s` itself when short, else its first `max` characters and the original length. */
+export function clip(s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}
+
+/** A list of client-supplied values, at most `n` of them shown. */
+export function clipList(items: readonly string[], n = 5): string {
+  const shown = items.slice(0, n).map((s) => clip(s));
+  return items.length > n ? `${shown.join(", ")} and ${items.length - n} more` : shown.join(", ");
+}
