@@ -59,7 +59,7 @@ async function ocspStatus(): Promise<number> {
   const res = await fetch(`${base}/ocsp`, {
     method: "POST",
     headers: { "content-type": "application/ocsp-request" },
-    body: ocspReq,
+    body: new Uint8Array(ocspReq),
   });
   expect(res.status).toBe(200);
   return AsnConvert.parse(Buffer.from(await res.arrayBuffer()), OCSPResponse).responseStatus;
