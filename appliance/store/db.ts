@@ -137,17 +137,34 @@ export class Db implements Queryable {
           for (const j of batch) j.reject(storeError(e));
           continue;
         }
-        for (const job of batch) {
-          await this.w.run("SAVEPOINT job");
+        let lost: { at: number; error: unknown } | undefined;
+        for (let i = 0; i < batch.length; i++) {
+          const job = batch[i]!;
           try {
+            await this.w.run("SAVEPOINT job");
             const value = await job.fn(this.w);
             await this.w.run("RELEASE job");
             results.push({ ok: true, value });
           } catch (e) {
-            await this.w.run("ROLLBACK TO job").catch(() => undefined);
-            await this.w.run("RELEASE job").catch(() => undefined);
-            results.push({ ok: false, value: e });
+            try {
+              await this.w.run("ROLLBACK TO job");
+              await this.w.run("RELEASE job");
+            } catch {
+              // SQLite rolled the whole transaction back by itself (SQLITE_FULL, IOERR, NOMEM, BUSY
+              // can): the savepoint is gone, and so is every earlier job's work in this batch
+              lost = { at: i, error: e };
+              break;
+            }
+            results.push({ ok: false, value: jobError(e) });
           }
+        }
+        if (lost) {
+          // only the job that hit the error fails; the others ran into nothing durable and run again
+          // in the next batch (a job body only touches `tx`, so running it again is running it later)
+          const { at, error } = lost;
+          batch[at]!.reject(storeError(error));
+          this.queue.unshift(...batch.slice(0, at), ...batch.slice(at + 1));
+          continue;
         }
         try {
           await this.w.run("COMMIT");
@@ -197,12 +214,28 @@ interface BackupHandle {
   finish(cb: (e: Error | null) => void): void;
 }
 
+/** Conditions of the disk or the machine, not of the request: clients retry later. */
+const TRANSIENT = new Set([
+  "SQLITE_FULL",
+  "SQLITE_IOERR",
+  "SQLITE_NOMEM",
+  "SQLITE_BUSY",
+  "SQLITE_LOCKED",
+  "SQLITE_READONLY",
+]);
+
 function storeError(e: unknown): ApplianceError {
   if (e instanceof ApplianceError) return e;
   const code = (e as { code?: string }).code;
-  if (code === "SQLITE_FULL" || code === "SQLITE_IOERR")
-    return new ApplianceError("unavailable", `storage error: ${code}`, { cause: e });
+  if (code && TRANSIENT.has(code))
+    return new ApplianceError("unavailable", `storage error: ${code}`, { cause: e, retryAfter: 5 });
   return new ApplianceError("internal", `database error: ${code ?? (e as Error).message}`, { cause: e });
+}
+
+/** A job's own error as its caller sees it: storage trouble typed, anything else unchanged. */
+function jobError(e: unknown): unknown {
+  const code = (e as { code?: string } | undefined)?.code;
+  return code && TRANSIENT.has(code) ? storeError(e) : e;
 }
 
 async function migrate(writer: sqlite3.Database, path: string, opts: OpenOptions): Promise<void> {

@@ -68,7 +68,18 @@ const nearIp = fc.oneof(
     .tuple(fc.array(hexGroup, { maxLength: 4 }), fc.array(hexGroup, { maxLength: 4 }))
     .map(([a, b]) => `${a.join(":")}::${b.join(":")}`),
   fc.tuple(fc.ipV4(), fc.constantFrom("::", "::ffff:", "fd00:1::", "1:2:3:4:5:6:")).map(([v4, p]) => p + v4),
-  fc.constantFrom("::1", "::", "0.0.0.0", "224.0.0.1", "ff02::1", "fe80::1%eth0", "[::1]", "127.1", "0x7f.0.0.1", "010.20.0.1"),
+  fc.constantFrom(
+    "::1",
+    "::",
+    "0.0.0.0",
+    "224.0.0.1",
+    "ff02::1",
+    "fe80::1%eth0",
+    "[::1]",
+    "127.1",
+    "0x7f.0.0.1",
+    "010.20.0.1",
+  ),
   fc.stringMatching(/^[0-9a-fA-F:.%[\]]{0,50}$/),
 );
 const anyValue = fc.oneof(
@@ -80,7 +91,10 @@ const anyIdentifier = fc.oneof(
   { weight: 8, arbitrary: fc.record({ type: fc.constantFrom("dns", "ip"), value: anyValue }) },
   {
     weight: 1,
-    arbitrary: fc.record({ type: fc.oneof(fc.string(), fc.constantFrom("DNS", "email", "__proto__")), value: anyValue }),
+    arbitrary: fc.record({
+      type: fc.oneof(fc.string(), fc.constantFrom("DNS", "email", "__proto__")),
+      value: anyValue,
+    }),
   },
   { weight: 1, arbitrary: fc.anything() },
 ) as fc.Arbitrary<Identifier>;
