@@ -15,6 +15,7 @@ import { derToPem } from "../../appliance/ca/cert-parse.js";
 import { createPkiHttpApp } from "../../appliance/ca/http.js";
 import { OCSP_STATUS } from "../../appliance/ca/ocsp.js";
 import { ApplianceError } from "../../appliance/errors.js";
+import { HsmError, HsmKey } from "../../hsm/index.js";
 import { caFixture, type CaFixture } from "../helpers/ca-fixture.js";
 import { csrFor } from "../helpers/csr.js";
 import { openssl, testSoftHsm, writeTemp } from "../helpers/softhsm.js";
@@ -215,5 +216,49 @@ describe("HSM unavailable mid-load", () => {
     );
     expect(revoked.length).toBeGreaterThan(1);
     for (const r of revoked) expect(text).toContain(r.serial.toUpperCase());
+  });
+
+  it("HSM fails and the store refuses the abandonment too: the intent is abandoned once writes work again", async () => {
+    const ids = [{ type: "dns" as const, value: "double-fault.plant.example" }];
+    const write = f.db.write.bind(f.db);
+    let refuse = false;
+    // the store refuses every write while `refuse` is set (as with a full disk)
+    f.db.write = ((fn: Parameters<typeof write>[0]) =>
+      refuse
+        ? Promise.reject(new ApplianceError("unavailable", "storage error: SQLITE_FULL", { retryAfter: 5 }))
+        : write(fn)) as typeof f.db.write;
+    const sign = HsmKey.prototype.sign;
+    HsmKey.prototype.sign = async () => {
+      refuse = true; // the intent is recorded; from now on nothing can be written
+      throw new HsmError("pkcs11", "C_Sign failed: CKR_DEVICE_REMOVED", "CKR_DEVICE_REMOVED", "C_Sign");
+    };
+    try {
+      await expect(
+        f.ca.issue({ csr: csrFor(ids), identifiers: ids, requester: { accountId: "double" } }),
+      ).rejects.toMatchObject({ kind: "unavailable" });
+    } finally {
+      HsmKey.prototype.sign = sign;
+      refuse = false;
+      f.db.write = write;
+    }
+    const stuck = await f.db.all<{ serial: string }>("SELECT serial FROM ca_certificates WHERE status = 'signing'");
+    expect(stuck).toHaveLength(1);
+    // the next completion (the store works again) resolves it, with its audit entry
+    const ok = [{ type: "dns" as const, value: "after-double.plant.example" }];
+    await f.ca.issue({ csr: csrFor(ok), identifiers: ok, requester: { accountId: "double" } });
+    await expect
+      .poll(
+        async () =>
+          (
+            await f.db.get<{ status: string }>("SELECT status FROM ca_certificates WHERE serial = ?", [
+              stuck[0]!.serial,
+            ])
+          )?.status,
+      )
+      .toBe("abandoned");
+    expect(await f.db.get("SELECT type FROM audit_log WHERE subject = ?", [`certificate:${stuck[0]!.serial}`])).toEqual(
+      { type: "certificate.abandoned" },
+    );
+    await checkStore([]);
   });
 });
