@@ -52,7 +52,17 @@ export class CrlService {
         entries: s.entries,
       };
     if (!this.cur || this.dueAt() <= this.d.now().getTime()) await this.refresh("startup");
+    else if (s && (await this.missesRevocations(s))) await this.refresh("startup: revocations after the stored CRL");
     else this.schedule();
+  }
+
+  /**
+   * True when revocations were recorded that the stored CRL does not list: the process stopped between
+   * a revocation's commit and its CRL (revocations only ever add rows matching the CRL's own query).
+   */
+  private async missesRevocations(s: { this_update: number; entries: number }): Promise<boolean> {
+    const n = await caRepository.countRevokedFor(this.d.db, this.d.issuer.keyIdentifier, s.this_update);
+    return n !== s.entries;
   }
 
   private dueAt(): number {
