@@ -2,7 +2,7 @@
 // the OCSP request parser and responder. Thousands of random, mutated and structurally edited inputs:
 // every one gets a typed refusal (ApplianceError badCSR/badKey, DerError, OCSP malformedRequest), never
 // another exception, and nothing that was changed inside the signed part passes the signature check.
-import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { BasicOCSPResponse, OCSPResponse } from "@peculiar/asn1-ocsp";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import fc from "fast-check";
@@ -16,15 +16,12 @@ import {
   content,
   ctx,
   DerError,
-  derNull,
   int,
-  octetString,
   oid,
   oidToString,
   readWhole,
   seq,
   set,
-  uintFromBytes,
   utf8String,
   whole,
 } from "../../appliance/ca/der.js";
@@ -34,6 +31,7 @@ import { OcspResponder } from "../../appliance/ca/ocsp-responder.js";
 import { IssuancePolicy } from "../../appliance/ca/policy.js";
 import { ApplianceError } from "../../appliance/errors.js";
 import { buildCsr, p256 } from "../helpers/csr.js";
+import { certId as buildCertId, ocspRequest } from "../helpers/ocsp-request.js";
 import {
   applyByteEdit,
   arbByteEdit,
@@ -244,29 +242,9 @@ const issuer = new OcspIssuerHashes({
   spki: spkiOf(issuerKey.publicKey),
   signatureAlgorithm: "ecdsa-sha256",
 });
-const HASH_OIDS = { sha1: "1.3.14.3.2.26", sha256: "2.16.840.1.101.3.4.2.1" } as const;
-function certId(hash: "sha1" | "sha256", serial: Buffer, foreign = false): Buffer {
-  const keyBits = spkiOf(issuerKey.publicKey).subarray(-65);
-  const nameHash = createHash(hash)
-    .update(foreign ? Buffer.from("other") : issuerSubject)
-    .digest();
-  const keyHash = createHash(hash).update(keyBits).digest();
-  return seq(seq(oid(HASH_OIDS[hash]), derNull()), octetString(nameHash), octetString(keyHash), uintFromBytes(serial));
-}
-function ocspRequest(
-  certIds: Buffer[],
-  opts: { nonce?: Buffer; version?: boolean; requestor?: boolean; signed?: boolean } = {},
-): Buffer {
-  const parts: Buffer[] = [];
-  if (opts.version) parts.push(ctx(0, true, int(0)));
-  if (opts.requestor) parts.push(ctx(1, true, ctx(2, false, Buffer.from("client.plant.example"))));
-  parts.push(seq(...certIds.map((c) => seq(c))));
-  if (opts.nonce) parts.push(ctx(2, true, seq(seq(oid("1.3.6.1.5.5.7.48.1.2"), octetString(octetString(opts.nonce))))));
-  const tbs = seq(...parts);
-  return opts.signed
-    ? seq(tbs, ctx(0, true, seq(algorithmIdentifier("ecdsa-sha256"), Buffer.from([3, 1, 0]))))
-    : seq(tbs);
-}
+const issuerRef = { subject: issuerSubject, spki: spkiOf(issuerKey.publicKey) };
+const certId = (hash: "sha1" | "sha256", serial: Buffer, foreign = false) =>
+  buildCertId(foreign ? { ...issuerRef, subject: Buffer.from("other") } : issuerRef, serial, hash);
 const OCSP_SAMPLES = [
   ocspRequest([certId("sha1", Buffer.from("0102030405", "hex"))]),
   ocspRequest([certId("sha256", Buffer.from("7f00aa", "hex"))], { nonce: Buffer.alloc(16, 7) }),
