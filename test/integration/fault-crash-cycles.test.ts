@@ -132,6 +132,12 @@ describe("repeated SIGKILL during issuance and revocation", () => {
         const missing = recorded.filter((s) => !listed.has(s));
         expect(missing, "revocations recorded but not in the CRL").toEqual([]);
         expect(listed.size).toBe(recorded.length);
+        const abandoned = rows.filter((r) => r.status === "abandoned").length;
+        console.info(
+          `crash cycles: ${CYCLES} kills (${kills.filter((k) => k.startsWith("inside")).length} inside CRL regeneration), ` +
+            `${issued.length} certificates acknowledged, ${revoked.size} revocations acknowledged, ` +
+            `${issuedRows.length} issued / ${abandoned} abandoned intents / ${recorded.length} revoked in the store, CRL entries ${listed.size}`,
+        );
       } finally {
         await q.close();
       }
