@@ -1,8 +1,8 @@
 // RFC 5280 4.2.1.10 name-constraint semantics for DNS names and IP addresses, used both to check
 // identifiers before signing and to encode the SubCA's nameConstraints extension. Pure.
 import type { Identifier } from "./api.js";
-import { ctx, seq } from "./der.js";
-import { type IpRange, ipToBytes, parseCidr, rangeContains, rangeToConstraintBytes } from "./ip.js";
+import { children, content, ctx, DerError, readWhole, seq } from "./der.js";
+import { bytesToIp, type IpRange, ipToBytes, parseCidr, rangeContains, rangeToConstraintBytes } from "./ip.js";
 
 export interface NameConstraintsSpec {
   /** DNS subtrees: "plant.example" = the name and everything below it; ".plant.example" = below only */
@@ -94,4 +94,39 @@ export function encodeNameConstraints(spec: NameConstraintsSpec): Buffer {
   if (permitted.length) parts.push(ctx(0, true, ...permitted));
   if (excluded.length) parts.push(ctx(1, true, ...excluded));
   return seq(...parts);
+}
+
+/**
+ * Reads a nameConstraints extension value (from the installed SubCA certificate) back into subtrees,
+ * so the CA also checks against what the certificate really says, not only against its config.
+ * Subtrees of other name types are irrelevant to DNS/IP identifiers and skipped.
+ */
+export function decodeNameConstraints(der: Buffer): ParsedConstraints {
+  const out: ParsedConstraints = { permittedDns: [], excludedDns: [], permittedIp: [], excludedIp: [] };
+  for (const part of children(der, readWhole(der))) {
+    const permitted = part.tag === 0xa0;
+    if (!permitted && part.tag !== 0xa1) throw new DerError("bad NameConstraints");
+    for (const subtree of children(der, part)) {
+      const base = children(der, subtree)[0];
+      if (!base) throw new DerError("empty GeneralSubtree");
+      const v = content(der, base);
+      if (base.tag === 0x82) (permitted ? out.permittedDns : out.excludedDns).push(v.toString("latin1").toLowerCase());
+      else if (base.tag === 0x87) {
+        if (v.length !== 8 && v.length !== 32) throw new DerError("bad iPAddress constraint");
+        const n = v.length / 2;
+        const address = Buffer.from(v.subarray(0, n));
+        const mask = Buffer.from(v.subarray(n));
+        let prefix = 0;
+        for (const b of mask) for (let i = 7; i >= 0; i--) if (b & (1 << i)) prefix++;
+        for (let i = 0; i < n; i++) address[i]! &= mask[i]!;
+        (permitted ? out.permittedIp : out.excludedIp).push({
+          address,
+          mask,
+          prefix,
+          text: `${bytesToIp(address)}/${prefix}`,
+        });
+      }
+    }
+  }
+  return out;
 }
