@@ -269,7 +269,11 @@ function extensions(exts: asn.Extensions | undefined, facts: TbsFacts, lines: De
       }
       case asn.id_ce_cRLNumber: {
         const n = AsnConvert.parse(v, asn.CRLNumber);
-        facts.crlNumber = BigInt(`0x${hex(n.value as unknown as ArrayBuffer) || "0"}`).toString();
+        const raw = n.value as unknown;
+        facts.crlNumber =
+          typeof raw === "number" || typeof raw === "bigint"
+            ? String(raw)
+            : BigInt(`0x${hex(raw as ArrayBuffer) || "0"}`).toString();
         lines.push({ label: "CRL number", value: facts.crlNumber, critical: crit });
         break;
       }

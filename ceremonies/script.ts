@@ -136,6 +136,8 @@ export const StepSchema = z.discriminatedUnion("action", [
       crlUrl: z.url(),
       issuerUrl: z.url().optional(),
       ocspUrl: z.url().optional(),
+      /** rotation: the SubCA certificate this one replaces; validity must overlap it, the key must differ */
+      replaces: RefSchema.optional(),
       output: bundlePath,
     }),
   }),
@@ -147,6 +149,8 @@ export const StepSchema = z.discriminatedUnion("action", [
       key: keyLabel,
       certificate: RefSchema,
       issuerCertificate: RefSchema,
+      /** the chain the appliance serves (certificate, then issuer), PEM */
+      output: bundlePath,
     }),
   }),
   z.strictObject({
@@ -160,6 +164,8 @@ export const StepSchema = z.discriminatedUnion("action", [
       thisUpdate: isoTime,
       nextUpdate: isoTime,
       signatureAlgorithm: z.enum(SIGNATURE_ALGORITHMS).optional(),
+      /** IssuingDistributionPoint URL (critical) naming where this CRL is published */
+      distributionPoint: z.url().optional(),
       revoked: z
         .array(
           z.strictObject({
@@ -378,7 +384,7 @@ export const RESERVED_PATHS = [
 export function refsOf(step: ScriptStep): Ref[] {
   const p = step.params as Record<string, unknown>;
   const out: Ref[] = [];
-  for (const k of ["issuerCertificate", "request", "certificate", "subjectCertificate", "backup"])
+  for (const k of ["issuerCertificate", "request", "certificate", "subjectCertificate", "backup", "replaces"])
     if (p[k] !== null && typeof p[k] === "object") out.push(p[k] as Ref);
   if (step.action === "crl.issue") for (const r of step.params.revoked) out.push(r.certificate);
   return out;

@@ -16,7 +16,8 @@ import { type CeremonyError, isCeremonyError } from "./errors.js";
 import { canonicalBytes, canonicalJson, jcsHash, sha256Hex } from "./jcs.js";
 import { keyIdOf, verifySha256 } from "./keys.js";
 import { evaluateQuorum } from "./quorum/evaluate.js";
-import { splitSigned, verifySigned } from "./pkix.js";
+import { parseCsr, splitSigned, verifySigned } from "./pkix.js";
+import { derToPem, parseCertificate } from "../appliance/ca/index.js";
 import { Registry } from "./registry.js";
 import { checkScriptSignatures, type LoadedScript, loadScript, type Ref, type ScriptStep } from "./script.js";
 import { ShareSetSchema } from "./shares.js";
@@ -498,8 +499,75 @@ class BundleVerifier {
           fail(`${step.params.output}: the recovered key's signature does not verify with the original public key`);
         break;
       }
+      case "cert.root": {
+        const key = this.keyFile(step.params.token, step.params.key);
+        const { decoded } = this.checkSigned(step, prep, step.params.output, "CERTIFICATE", "certificate", key);
+        const f = decoded.facts;
+        if (f.spki?.sha256 !== keyIdOf(key)) fail(`${step.params.output} does not certify the generated root key`);
+        if (!f.isCa || f.extendedKeyUsage || f.subject !== f.issuer)
+          fail(`${step.params.output} is not a self-signed root without EKU`);
+        break;
+      }
+      case "cert.subca":
+      case "cert.cross": {
+        const issuer = this.certOf(step.params.issuerCertificate, "issuer certificate");
+        const { decoded } = this.checkSigned(step, prep, step.params.output, "CERTIFICATE", "certificate", issuer.key);
+        const f = decoded.facts;
+        if (f.issuer !== issuer.facts.subject)
+          fail(`${step.params.output} names issuer ${f.issuer}, not ${issuer.facts.subject}`);
+        if (!issuer.facts.isCa) fail(`the issuer of ${step.params.output} is not a CA`);
+        if (step.action === "cert.subca") {
+          const csr = parseCsr(derOf(this.resolveRef(step.params.request).bytes, "CERTIFICATE REQUEST"));
+          if (f.spki?.sha256 !== keyIdOf(csr.spki)) fail(`${step.params.output} does not carry the key of the request`);
+          if (f.pathLen !== 0 || !f.nameConstraintsCritical)
+            fail(`${step.params.output} is not a constrained SubCA (pathLen 0, name constraints)`);
+        } else {
+          const subject = this.certOf(step.params.subjectCertificate, "cross-signed certificate");
+          if (f.spki?.sha256 !== subject.facts.spki?.sha256 || f.subject !== subject.facts.subject)
+            fail(`${step.params.output} does not cross-certify ${subject.facts.subject}`);
+        }
+        break;
+      }
+      case "crl.issue": {
+        const issuer = this.certOf(step.params.issuerCertificate, "issuer certificate");
+        const { decoded } = this.checkSigned(step, prep, step.params.output, "X509 CRL", "crl", issuer.key);
+        if (decoded.facts.crlNumber !== String(step.params.number))
+          fail(`${step.params.output} has CRL number ${decoded.facts.crlNumber}`);
+        const want = step.params.revoked
+          .map((r) => this.certOf(r.certificate, "revoked certificate").facts.serial)
+          .sort();
+        const got = (decoded.facts.revoked ?? []).map((r) => r.serial).sort();
+        if (canonicalJson(want) !== canonicalJson(got))
+          fail(`${step.params.output} does not revoke exactly the certificates the script names`);
+        break;
+      }
+      case "cert.import": {
+        const cert = this.certOf(step.params.certificate, "certificate");
+        const issuer = this.certOf(step.params.issuerCertificate, "issuer certificate");
+        if (!verifySigned(cert.der, issuer.key))
+          fail(`step ${step.id}: the imported certificate is not signed by its issuer`);
+        if (cert.facts.spki?.sha256 !== summary.spkiSha256)
+          fail(`step ${step.id}: the certificate does not carry the appliance key`);
+        const chain = this.read(step.params.output).toString("latin1");
+        if (!chain.includes(derToPem(cert.der)) || !chain.includes(derToPem(issuer.der)))
+          fail(`${step.params.output} is not the certificate followed by its issuer`);
+        break;
+      }
       default:
         break;
+    }
+  }
+
+  private certOf(ref: Ref, what: string) {
+    const { path, bytes } = this.resolveRef(ref);
+    try {
+      const der = derOf(bytes, "CERTIFICATE");
+      const parts = splitSigned(der);
+      const facts = decodeTbs("certificate", parts.tbs).facts;
+      const key = createPublicKey({ key: Buffer.from(parseCertificate(der).spki), format: "der", type: "spki" });
+      return { der, facts, key };
+    } catch (e) {
+      fail(`${what} ${path} does not parse: ${(e as Error).message}`);
     }
   }
 }

@@ -201,6 +201,11 @@ export class CeremonySession {
     return this.bundle.dir;
   }
 
+  /** The engine clock (approvals are judged against it; approvers should date theirs by it). */
+  now(): Date {
+    return this.clock();
+  }
+
   /** People in this ceremony with their roles here. */
   participants(): Array<{ id: string; name: string; roles: Role[]; keyId: string }> {
     const out = new Map<string, Role[]>();

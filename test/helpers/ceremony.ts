@@ -97,7 +97,7 @@ export async function approve(
 ): Promise<void> {
   const req = session.approvalRequest(stepId);
   for (const [id, role] of who) {
-    const a = await people.get(id)!.officer.approve(req, role, time);
+    const a = await people.get(id)!.officer.approve(req, role, time ?? session.now());
     const r = session.submitApproval(stepId, a);
     if (!r.accepted) throw new Error(`approval by ${id} refused: ${r.reason} ${r.detail}`);
   }
