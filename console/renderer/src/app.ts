@@ -87,8 +87,9 @@ export class App {
     if (this.ui.flash && this.ui.flash.screen !== screen) this.ui.flash = null;
     this.ui.screen = screen;
     this.render();
-    if (screen === "inventory") void this.act("Reading the appliance inventory", async () => this.refreshInventory());
     document.getElementById("screen-title")?.focus();
+    if (screen === "inventory") void this.act("Reading the appliance inventory", async () => this.refreshInventory());
+    else void this.act("Refreshing", async () => this.refresh());
   }
 
   flash(kind: Flash["kind"], title: string, text: string): void {
@@ -129,6 +130,15 @@ export class App {
       const kind = e instanceof ApiError ? e.kind : "error";
       const msg = e instanceof Error ? e.message : String(e);
       this.flash("error", failureTitle(kind), msg);
+      // what failed may still have changed something (a refused step records why): show the truth
+      if (kind !== "unreachable" && kind !== "forbidden") {
+        try {
+          await this.refresh();
+          if (this.ui.screen === "inventory") await this.refreshInventory();
+        } catch {
+          /* the message above already says what went wrong */
+        }
+      }
       return undefined;
     } finally {
       window.clearInterval(this.ticker);

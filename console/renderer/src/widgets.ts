@@ -56,7 +56,7 @@ export function selectField(
   name: string,
   label: string,
   options: Array<{ value: string; label: string }>,
-  opts: { fallback?: string; hint?: string; onChange?: () => void } = {},
+  opts: { fallback?: string; hint?: string; onChange?: () => void; clears?: string[] } = {},
 ): HTMLElement {
   const id = fieldId(form, name);
   let current = app.field(form, name, opts.fallback ?? options[0]?.value ?? "");
@@ -75,6 +75,8 @@ export function selectField(
         ...(hintId ? { "aria-describedby": hintId } : {}),
         onChange: (e: Event) => {
           app.setField(form, name, (e.target as HTMLSelectElement).value);
+          // a different person: their own token and roles, not the previous person's
+          for (const f of opts.clears ?? []) app.clearField(form, f);
           if (opts.onChange) opts.onChange();
           else app.render();
         },
@@ -93,7 +95,14 @@ export function tokenPinFields(
   tokens: TokenView[],
   preferred: string | undefined,
   onEnter: () => void,
+  /** whose token this is: when the person changes, the choice goes back to their enrolled token */
+  owner?: string,
 ): Child[] {
+  if (owner !== undefined && app.field(form, "tokenFor") !== owner) {
+    app.clearField(form, "token");
+    app.clearField(form, "pin");
+    app.setField(form, "tokenFor", owner);
+  }
   const fallback = preferred && tokens.some((t) => t.label === preferred) ? preferred : tokens[0]?.label;
   return [
     selectField(

@@ -186,7 +186,7 @@ function approvalForm(app: App, s: StepView): HTMLElement | null {
           value: e.person,
           label: `${e.name}${present.has(e.person) ? "" : " (not checked in)"}`,
         })),
-        { fallback },
+        { fallback, clears: ["token", "pin", "role"] },
       ),
       selectField(
         app,
@@ -195,7 +195,7 @@ function approvalForm(app: App, s: StepView): HTMLElement | null {
         "As",
         who.roles.map((r) => ({ value: r, label: ROLE_TITLES[r] })),
       ),
-      ...tokenPinFields(app, form, st.tokens, tokenOf(app, who.person), approve),
+      ...tokenPinFields(app, form, st.tokens, tokenOf(app, who.person), approve, who.person),
       h(
         "div",
         { class: "actions" },
@@ -256,8 +256,9 @@ function sharesView(app: App, s: StepView): HTMLElement | null {
             "person",
             "Share holder",
             open.map((x) => ({ value: x, label: names.get(x) ?? x })),
+            { clears: ["token", "pin", "role"] },
           ),
-          ...tokenPinFields(app, form, st.tokens, tokenOf(app, person), contribute),
+          ...tokenPinFields(app, form, st.tokens, tokenOf(app, person), contribute, person),
           h(
             "div",
             { class: "actions" },
@@ -303,6 +304,7 @@ function exceptionForm(app: App, s: StepView): HTMLElement {
         "person",
         "Witness",
         witnesses.map((w) => ({ value: w.id, label: w.name })),
+        { clears: ["token", "pin", "role"] },
       ),
       h(
         "div",
@@ -315,7 +317,7 @@ function exceptionForm(app: App, s: StepView): HTMLElement {
           onInput: (e: Event) => app.setField(form, "note", (e.target as HTMLTextAreaElement).value),
         }),
       ),
-      ...tokenPinFields(app, form, st.tokens, tokenOf(app, person), record),
+      ...tokenPinFields(app, form, st.tokens, tokenOf(app, person), record, person),
       h(
         "div",
         { class: "actions" },
@@ -377,7 +379,13 @@ function stepDetail(app: App, c: CeremonyView, s: StepView): HTMLElement {
       ? h(
           "section",
           { class: "inputs" },
-          p.tbs ? null : hashBlock("Nothing is signed with a CA key in this step; approvals bind to the inputs", null),
+          p.tbs
+            ? null
+            : h(
+                "p",
+                { class: "hint" },
+                "No certificate, CRL or request is signed in this step: approvals bind to its inputs.",
+              ),
           hashBlock("SHA-256 of the step's resolved inputs", p.inputsHash),
           h("details", null, h("summary", null, "Resolved inputs"), h("pre", null, p.inputs)),
           p.proposers.length
@@ -527,9 +535,7 @@ function closingSection(app: App, c: CeremonyView): HTMLElement {
       void app.act("Closing the ceremony: final checkpoint signed in the HSM", async () => {
         setCeremony(app, await app.api.finishCeremony({ note: app.field("finish", "note") }));
       });
-    return section(
-      "h-close",
-      "Close the ceremony",
+    const content = [
       h(
         "p",
         { class: allDone ? "lead" : "lead warn" },
@@ -546,6 +552,19 @@ function closingSection(app: App, c: CeremonyView): HTMLElement {
           kind: allDone ? "primary" : "danger",
         }),
       ),
+    ];
+    const troubled = c.steps.some((s) => s.failure !== null);
+    if (allDone || troubled) return section("h-close", "Close the ceremony", ...content);
+    // mid-ceremony, ending early is there but out of the way
+    return h(
+      "details",
+      {
+        class: "card close-early",
+        open: app.field("finish", "open") === "1",
+        onToggle: (e: Event) => app.setField("finish", "open", (e.target as HTMLDetailsElement).open ? "1" : ""),
+      },
+      h("summary", { id: "close-early" }, "End the ceremony early…"),
+      ...content,
     );
   }
   const f = c.final!;
@@ -595,8 +614,9 @@ function closingSection(app: App, c: CeremonyView): HTMLElement {
             "person",
             "Cosigner",
             open.map((n) => ({ value: n.person, label: `${n.name} (${ROLE_TITLES[n.role]})` })),
+            { clears: ["token", "pin", "role"] },
           ),
-          ...tokenPinFields(app, form, st.tokens, tokenOf(app, who.person), cosign),
+          ...tokenPinFields(app, form, st.tokens, tokenOf(app, who.person), cosign, who.person),
           h(
             "div",
             { class: "actions" },

@@ -24,7 +24,7 @@ function timeline(inv: InventoryView): SVGElement {
   const rowH = 26;
   const labelW = 260;
   const width = 980;
-  const plotW = width - labelW - 90;
+  const plotW = width - labelW - 190;
   const rows = [
     ...(inv.subCa
       ? [
@@ -37,15 +37,16 @@ function timeline(inv: InventoryView): SVGElement {
         ]
       : []),
     ...certs.map((c) => ({
-      label: c.identifiers[0] ?? c.serial,
+      label: (c.identifiers[0] ?? c.serial).replace(/^(dns|ip):/, ""),
       days: c.daysLeft,
       cls: urgency(c.daysLeft, c.revoked !== null),
       end: c.notAfter,
     })),
-  ];
+  ].sort((a, b) => a.days - b.days);
   const height = 40 + rows.length * rowH;
-  const x = (days: number) => labelW + Math.max(0, Math.min(1, days / maxDays)) * plotW;
-  const ticks = [0, 7, 30, 90, 365, 730, 1825].filter((t) => t <= maxDays);
+  // a square-root time axis: the next weeks stay readable next to a SubCA that lives for years
+  const x = (days: number) => labelW + Math.sqrt(Math.max(0, Math.min(1, days / maxDays))) * plotW;
+  const ticks = [0, 7, 30, 90, 365, 730, 1825, 3650].filter((t) => t <= maxDays);
   const summary = rows.length
     ? `Expiry timeline: ${rows.length} certificates; soonest ${rows.find((r) => r.cls !== "revoked")?.label ?? "—"}`
     : "Expiry timeline: no certificates";
@@ -155,6 +156,7 @@ function revocationCard(app: App, r: RevocationRequestView): HTMLElement {
               value: e.person,
               label: `${e.name}${present.has(e.person) ? "" : " (not checked in)"}`,
             })),
+            { clears: ["token", "pin", "role"] },
           ),
           selectField(
             app,
@@ -163,7 +165,7 @@ function revocationCard(app: App, r: RevocationRequestView): HTMLElement {
             "As",
             who.roles.map((x) => ({ value: x, label: ROLE_TITLES[x] })),
           ),
-          ...tokenPinFields(app, form, st.tokens, tokenLabel, approve),
+          ...tokenPinFields(app, form, st.tokens, tokenLabel, approve, who.person),
           h(
             "div",
             { class: "actions" },
@@ -205,18 +207,20 @@ function certRow(app: App, inv: InventoryView, c: CertificateView): HTMLElement 
   const u = urgency(c.daysLeft, c.revoked !== null);
   return h(
     "tr",
-    { class: `u-${u}` },
+    { class: c.revoked ? "u-revoked" : "" },
     h("th", { scope: "row" }, h("code", null, c.serial)),
-    h("td", null, c.identifiers.join(", ")),
-    h("td", null, c.profile),
-    h("td", null, formatDate(c.notAfter)),
-    h("td", null, c.revoked ? "—" : `${c.daysLeft} d`),
+    h("td", null, c.identifiers.map((i) => i.replace(/^(dns|ip):/, "")).join(", ")),
+    h("td", { class: "nowrap" }, c.profile),
+    h("td", { class: "nowrap" }, formatDate(c.notAfter)),
+    h("td", { class: `nowrap left u-${u}` }, c.revoked ? "—" : `${c.daysLeft} d`),
     h("td", null, badge(c.ocsp)),
     h(
       "td",
-      { class: "row-actions" },
+      null,
       !c.revoked && !pending && inv.source?.canRevoke
-        ? [
+        ? h(
+            "div",
+            { class: "row-actions" },
             selectField(
               app,
               form,
@@ -226,7 +230,7 @@ function certRow(app: App, inv: InventoryView, c: CertificateView): HTMLElement 
               { onChange: () => undefined },
             ),
             button("Request revocation", request, { id: `req-${c.serial}` }),
-          ]
+          )
         : c.revoked
           ? `revoked ${formatDate(c.revoked.at)} (${c.revoked.reason})`
           : pending
@@ -296,7 +300,11 @@ export function inventoryScreen(app: App): HTMLElement[] {
       "h-timeline",
       "Expiry, soonest first",
       timeline(inv),
-      h("p", { class: "hint" }, "Red: 7 days or less. Amber: 30 days or less. The shaded band is the next 30 days."),
+      h(
+        "p",
+        { class: "hint" },
+        "Red: 7 days or less. Amber: 30 days or less. The shaded band is the next 30 days. The time axis is compressed (square root) so that the next weeks stay readable.",
+      ),
     ),
     inv.revocations.length
       ? section(

@@ -19,6 +19,8 @@ export function officersScreen(app: App): HTMLElement[] {
       async () => {
         const r = await app.api.checkIn({ person, ...tp });
         app.ui.state = { ...app.ui.state!, registry: r };
+        app.clearField("checkin", "person");
+        app.clearField("checkin", "token");
       },
       { ok: () => `${name} is checked in.` },
     );
@@ -129,9 +131,9 @@ export function officersScreen(app: App): HTMLElement[] {
               "person",
               "Person",
               people.map((p) => ({ value: p.id, label: `${p.name}${p.present ? " (present)" : ""}` })),
-              { fallback: notPresent[0]?.id ?? people[0]?.id ?? "" },
+              { fallback: notPresent[0]?.id ?? people[0]?.id ?? "", clears: ["token", "pin"] },
             ),
-            ...tokenPinFields(app, "checkin", st.tokens, chosen?.tokenLabel, checkIn),
+            ...tokenPinFields(app, "checkin", st.tokens, chosen?.tokenLabel, checkIn, chosen?.id),
             h(
               "div",
               { class: "actions" },

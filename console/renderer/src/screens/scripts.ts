@@ -133,8 +133,9 @@ function packageCard(app: App, p: ScriptPackageView): HTMLElement {
             "person",
             "Signer",
             unsigned.map((s) => ({ value: s.person, label: `${s.name} (${s.capacity})` })),
+            { clears: ["token", "pin", "role"] },
           ),
-          ...tokenPinFields(app, form, st.tokens, signer?.tokenLabel, sign),
+          ...tokenPinFields(app, form, st.tokens, signer?.tokenLabel, sign, signer?.id),
           h(
             "div",
             { class: "actions" },
