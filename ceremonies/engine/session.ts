@@ -31,12 +31,14 @@ import {
   type TranscriptEntry,
   Transcript,
 } from "./../transcript.js";
+import { check } from "../actions/util.js";
 import { BundleWriter } from "./bundle-writer.js";
-import { parseDryRun } from "./dry-run-report.js";
+import { type DryRunReport, parseDryRun } from "./dry-run-report.js";
 import { renderReport } from "./report.js";
 import type {
   ActionEnv,
   ApprovalView,
+  CheckResult,
   ExecEnv,
   Executed,
   Prepared,
@@ -114,6 +116,7 @@ export class CeremonySession {
   private sealed = false;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
   private armed: { stepId: string; tbsHash: string } | undefined;
+  private busy = false;
 
   private constructor(
     private readonly opts: SessionOptions,
@@ -164,7 +167,7 @@ export class CeremonySession {
         throw new CeremonyError("bad-script", `${f.file} does not match the hash in the script`);
     }
     const bundle = new BundleWriter(opts.bundleDir);
-    const s = new CeremonySession(opts, loaded, registry, bundle);
+    const s = new CeremonySession({ ...opts, dryRun: dry }, loaded, registry, bundle);
     const outputs: Record<string, string> = {
       "script.json": bundle.write("script.json", `${canonicalJson(loaded.script)}\n`),
       "registry.json": bundle.write("registry.json", `${canonicalJson(registry.document)}\n`),
@@ -251,21 +254,40 @@ export class CeremonySession {
    * Afterwards the step collects approvals of `step(id).prepared.request`.
    */
   async prepare(stepId: string): Promise<StepView> {
+    return this.exclusive(() => this.prepareNow(stepId));
+  }
+
+  private async prepareNow(stepId: string): Promise<StepView> {
     const st = this.state(stepId);
     this.requireOpen();
     if (st.status !== "ready")
       throw new CeremonyError("wrong-state", `step ${stepId} is ${st.status}; only the next step can be prepared`);
     const action = actionFor(st.step)!;
     let p: Prepared;
+    let decoded: DecodedTbs | undefined;
     try {
       p = await action.prepare(st.step as never, this.env(st));
+      decoded = p.tbs ? decodeTbs(p.tbs.kind, p.tbs.der) : undefined;
     } catch (e) {
       this.append({ action: "step.refused", step: stepId, inputs: { phase: "prepare", error: errorText(e) } });
       throw asCeremonyError(e);
     }
     const inputsHash = jcsHash(p.inputs);
     const tbsHash = p.tbs ? sha256Hex(p.tbs.der) : null;
-    const decoded = p.tbs ? decodeTbs(p.tbs.kind, p.tbs.der) : undefined;
+    if (decoded) {
+      const c = this.compareWithDryRun(stepId, decoded);
+      if (c) {
+        p.checks.push(c);
+        if (!c.ok) {
+          this.append({
+            action: "step.refused",
+            step: stepId,
+            inputs: { phase: "prepare", error: `${c.name}: ${c.detail}` },
+          });
+          throw new CeremonyError("check-failed", `step ${stepId}: ${c.name}: ${c.detail}`);
+        }
+      }
+    }
     const outputs: Record<string, string> = {};
     if (p.tbs) outputs[`tbs/${stepId}.der`] = this.bundle.write(`tbs/${stepId}.der`, p.tbs.der);
     st.prepared = {
@@ -398,6 +420,10 @@ export class CeremonySession {
    * requested for bytes whose SHA-256 equals what the quorum approved.
    */
   async execute(stepId: string): Promise<StepView> {
+    return this.exclusive(() => this.executeNow(stepId));
+  }
+
+  private async executeNow(stepId: string): Promise<StepView> {
     const st = this.state(stepId);
     this.requireOpen();
     if (st.status !== "collecting" || !st.prepared)
@@ -488,8 +514,12 @@ export class CeremonySession {
    * key. Witnesses and auditors then cosign `checkpointBytes(body)` with their tokens.
    */
   async finish(note = ""): Promise<CheckpointBody> {
-    this.requireOpen();
+    return this.exclusive(() => this.finishNow(note));
+  }
+
+  private async finishNow(note = ""): Promise<CheckpointBody> {
     if (this.final) return this.final.body;
+    this.requireOpen();
     const done = this.states.filter((s) => s.status === "done").map((s) => s.step.id);
     const completed = done.length === this.states.length;
     this.append({
@@ -522,6 +552,10 @@ export class CeremonySession {
 
   /** Writes the cosigned final checkpoint and the human report, and closes every token. */
   async seal(): Promise<SealedBundle> {
+    return this.exclusive(() => this.sealNow());
+  }
+
+  private async sealNow(): Promise<SealedBundle> {
     if (!this.final) throw new CeremonyError("wrong-state", "finish the ceremony first");
     if (this.sealed) throw new CeremonyError("wrong-state", "already sealed");
     for (const role of ["witness", "auditor"] as const)
@@ -553,6 +587,17 @@ export class CeremonySession {
   }
 
   // ---- internals ----
+
+  /** One engine operation at a time: a second click while a step runs is refused, not interleaved. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new CeremonyError("wrong-state", "another ceremony operation is still running");
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
 
   private closeTokens(): void {
     for (const t of this.tokens.values()) t.close();
@@ -628,6 +673,30 @@ export class CeremonySession {
     this.bundle.write(`checkpoints/${String(body.size).padStart(6, "0")}.json`, `${canonicalJson(cp)}\n`);
     for (const l of this.listeners) l({ type: "checkpoint", checkpoint: cp });
     return cp;
+  }
+
+  /**
+   * The decoded TBS must show what reviewers saw in the dry run, apart from what differs by nature
+   * (serial number, keys and key identifiers, the revoked serials of pre-existing certificates).
+   */
+  private compareWithDryRun(stepId: string, decoded: DecodedTbs): CheckResult | undefined {
+    const dry = (this.opts.dryRun as DryRunReport).steps.find((x) => x.id === stepId);
+    if (dry?.status !== "simulated" || !dry.tbs) return undefined;
+    const VOLATILE = new Set(["Serial number", "Public key", "Subject key identifier", "Authority key identifier"]);
+    const view = (lines: Array<{ label: string; value: string; critical?: boolean }>) =>
+      lines
+        .filter((l) => !VOLATILE.has(l.label))
+        .map((l) => `${l.label}${l.critical ? " [critical]" : ""}: ${l.value}`);
+    const want = view(dry.tbs.lines);
+    const got = view(decoded.lines);
+    const diff = got.find((l, i) => l !== want[i]) ?? (got.length !== want.length ? "(number of fields)" : undefined);
+    return check(
+      "matches the reviewed dry run",
+      diff === undefined,
+      diff === undefined
+        ? `every field except serial and keys equals the dry run reviewers signed`
+        : `differs from the dry run at "${diff}"`,
+    );
   }
 
   private notify(e: SignEvent): void {

@@ -63,11 +63,12 @@ export async function prepareScript(
   script: CeremonyScript,
   registry: RegistryDocument,
   people: Map<string, Person>,
-  opts: { files?: Record<string, Buffer>; library?: string } = {},
+  opts: { files?: Record<string, Buffer>; library?: string; mutateDryRun?: (d: DryRunReport) => void } = {},
 ): Promise<{ dry: DryRunReport; signatures: ScriptSignature[] }> {
   const reg = Registry.parse(registry);
   const loaded = loadScript(script, reg);
   const dry = await dryRun({ script, registry, files: opts.files, library: opts.library });
+  opts.mutateDryRun?.(dry);
   const h = jcsHash(dry);
   const signatures = [await signScript(loaded, h, people.get(script.author)!.officer, "author")];
   for (const r of script.reviewers) signatures.push(await signScript(loaded, h, people.get(r)!.officer, "reviewer"));
@@ -78,13 +79,15 @@ export async function openSession(
   script: CeremonyScript,
   registry: RegistryDocument,
   people: Map<string, Person>,
-  opts: Partial<SessionOptions> & { bundleDir: string },
+  opts: Partial<SessionOptions> & { bundleDir: string; mutateDryRun?: (d: DryRunReport) => void },
 ): Promise<CeremonySession> {
   const { dry, signatures } = await prepareScript(script, registry, people, {
     files: opts.files,
     library: opts.library,
+    mutateDryRun: opts.mutateDryRun,
   });
-  return CeremonySession.open({ script, registry, scriptSignatures: signatures, dryRun: dry, ...opts });
+  const { mutateDryRun: _, ...rest } = opts;
+  return CeremonySession.open({ script, registry, scriptSignatures: signatures, dryRun: dry, ...rest });
 }
 
 /** Has each [person, role] approve the step with their own token. */

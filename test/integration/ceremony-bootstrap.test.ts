@@ -13,6 +13,7 @@ import type { SignEvent } from "../../ceremonies/engine/types.js";
 import { isCeremonyError } from "../../ceremonies/errors.js";
 import { canonicalBytes, jcsHash } from "../../ceremonies/jcs.js";
 import { parseCsr } from "../../ceremonies/pkix.js";
+import type { Role } from "../../ceremonies/roles.js";
 import type { CeremonyScript } from "../../ceremonies/script.js";
 import { ShareSetSchema } from "../../ceremonies/shares.js";
 import { verifyBundle } from "../../ceremonies/verify.js";
@@ -346,5 +347,58 @@ describe("offline verification of the bootstrap bundle", () => {
       readFileSync(join(e, "report.txt"), "utf8").replace("NEVER EXTRACTABLE", "fine"),
     );
     expect(verifyBundle(e).problem).toBe("report.txt does not match the evidence");
+  });
+});
+
+describe("the day's TBS must match the dry run the reviewers signed", () => {
+  it("refuses to prepare a signing step whose decoded TBS drifted from the reviewed one", async () => {
+    const { Registry } = await import("../../ceremonies/registry.js");
+    const Q = "all(admin, witness) and 2 of officers";
+    const script: CeremonyScript = {
+      ...bootScript(Registry.parse(registry).hash),
+      ceremonyId: "2026-DRIFT",
+      tokens: { root: { label: "drift-root", access: "quorum" } },
+      steps: [
+        { id: "init", action: "token.init", requires: Q, params: { token: "root", threshold: 2, logKey: "log" } },
+        { id: "unlock", action: "token.unlock", requires: Q, params: { token: "root" } },
+        {
+          id: "key",
+          action: "key.generate",
+          requires: Q,
+          params: { token: "root", label: "k", spec: "P-256", backup: "none" },
+        },
+        {
+          id: "csr",
+          action: "csr.create",
+          requires: Q,
+          params: { token: "root", key: "k", subject: { commonName: "Reviewed Name" }, output: "csrs/k.csr" },
+        },
+      ],
+    };
+    const s = await openSession(script, registry, people, {
+      bundleDir: join(work, "drift"),
+      library: sh.library,
+      // what reviewers saw was produced by another build: the subject differs
+      mutateDryRun: (d) => {
+        const line = d.steps.find((x) => x.id === "csr")!.tbs!.lines.find((l) => l.label === "Subject")!;
+        line.value = "CN=Something Else";
+      },
+    });
+    const who: Array<[string, Role]> = [
+      ["alice", "admin"],
+      ["bob", "witness"],
+      ["carol", "officer"],
+      ["dave", "officer"],
+    ];
+    await runStep(s, "init", people, who);
+    await runStep(s, "unlock", people, who, ["carol", "dave"]);
+    await runStep(s, "key", people, who);
+    const err = await s.prepare("csr").catch((e) => e);
+    expect(isCeremonyError(err, "check-failed")).toBe(true);
+    expect((err as Error).message).toBe(
+      'step csr: matches the reviewed dry run: differs from the dry run at "Subject: CN=Reviewed Name"',
+    );
+    expect(s.step("csr").status).toBe("ready");
+    s.close();
   });
 });

@@ -17,7 +17,10 @@ import {
   derToPem,
   subjectKeyIdOf,
 } from "../../appliance/ca/index.js";
-import { HsmToken, type HsmKey } from "../../hsm/index.js";
+import { createCa } from "../../appliance/ca/create-ca.js";
+import { Db } from "../../appliance/store/db.js";
+import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
+import { type HsmKey, HsmToken } from "../../hsm/index.js";
 import type { CeremonySession } from "../../ceremonies/engine/session.js";
 import type { SignEvent } from "../../ceremonies/engine/types.js";
 import { isCeremonyError } from "../../ceremonies/errors.js";
@@ -29,6 +32,7 @@ import type { CeremonyScript } from "../../ceremonies/script.js";
 import { ShareSetSchema } from "../../ceremonies/shares.js";
 import { verifyBundle } from "../../ceremonies/verify.js";
 import { approve, closeCast, enrollCast, openSession, type Person, runStep, sealSession } from "../helpers/ceremony.js";
+import { buildCsr } from "../helpers/csr.js";
 import { openssl, testSoftHsm } from "../helpers/softhsm.js";
 
 const sh = testSoftHsm();
@@ -294,19 +298,54 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     );
   });
 
-  it("the SubCA on the appliance issues leaves openssl accepts, and a leaf outside the constraints is rejected", async () => {
+  it("the SubCA plugs into the appliance CA, which issues leaves openssl accepts", async () => {
+    // what the appliance installation adds to its own token: the audit checkpoint key
+    appliance.generateKeyPair({ label: "audit", spec: "P-256" });
+    const db = await Db.open(join(work, "appliance.db"), { migrations: MIGRATIONS });
+    const ca = await createCa({
+      config: {
+        pkiBaseUrl: "http://pki.plant.example",
+        hsm: { issuingKeyLabel: "subca-g1", auditKeyLabel: "audit" },
+        certificates: { issuing: file(dir, "certs/subca-g1.pem"), root: file(dir, "certs/root-g1.pem") },
+        policy: { permittedDns: ["plant.example"], permittedIp: ["10.20.0.0/16"] },
+      },
+      token: appliance,
+      db,
+    });
+    try {
+      for (const [name, id] of [
+        ["ca-dns", { type: "dns" as const, value: "plc-7.line-2.plant.example" }],
+        ["ca-ip", { type: "ip" as const, value: "10.20.3.4" }],
+      ] as const) {
+        const device = generateKeyPairSync("ec", { namedCurve: "P-256" });
+        const spki = Buffer.from(device.publicKey.export({ type: "spki", format: "der" }));
+        const issued = await ca.issue({
+          csr: buildCsr({ privateKey: device.privateKey, spki, sans: [id] }),
+          identifiers: [id],
+          requester: {},
+        });
+        const leaf = join(work, `${name}.pem`);
+        writeFileSync(leaf, issued.chainPem);
+        const root = file(dir, "certs/root-g1.pem");
+        expect(openssl(["verify", "-CAfile", root, "-untrusted", file(dir, "certs/subca-g1.pem"), leaf])).toMatch(/OK/);
+      }
+      // the appliance's own policy refuses a name outside the plant before anything is signed
+      const device = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const spki = Buffer.from(device.publicKey.export({ type: "spki", format: "der" }));
+      const evil = { type: "dns" as const, value: "plc.other.example" };
+      const csr = buildCsr({ privateKey: device.privateKey, spki, sans: [evil] });
+      await expect(ca.issue({ csr, identifiers: [evil], requester: {} })).rejects.toThrow();
+    } finally {
+      await ca.close();
+      await db.close();
+    }
+  });
+
+  it("a leaf outside the name constraints, signed directly with the SubCA key, is rejected by openssl", async () => {
     const key = appliance.findKey("subca-g1");
     const subcaPem = readFileSync(file(dir, "certs/subca-g1.pem"), "utf8");
-    expect(
-      opensslVerify(
-        dir,
-        await issueLeaf(key, subcaPem, { type: "dns", value: "plc-7.line-2.plant.example" }),
-        "ok-dns",
-      ),
-    ).toMatch(/OK/);
-    expect(opensslVerify(dir, await issueLeaf(key, subcaPem, { type: "ip", value: "10.20.3.4" }), "ok-ip")).toMatch(
-      /OK/,
-    );
+    const good = await issueLeaf(key, subcaPem, { type: "dns", value: "plc-7.line-2.plant.example" });
+    expect(opensslVerify(dir, good, "ok-dns")).toMatch(/OK/);
     // built directly with the SubCA key: only the certificate's own constraint can stop it
     for (const [name, san] of [
       ["bad-dns", { type: "dns" as const, value: "plc-7.other.example" }],
@@ -323,8 +362,11 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     }
   });
 
-  it("passes the offline verifier", () => {
-    const r = verifyBundle(dir);
+  it("passes the offline verifier, with the registry and checkpoint key pinned", () => {
+    const logKeyId = keyIdOf(createPublicKey(readFileSync(file(dir, "keys/root/ceremony-log.pub.pem"))));
+    expect(verifyBundle(dir, { registryHash: "0".repeat(64) }).problem).toMatch(/not the pinned registry/);
+    expect(verifyBundle(dir, { logKeyId: "0".repeat(64) }).problem).toMatch(/not the pinned ceremony-log key/);
+    const r = verifyBundle(dir, { registryHash, logKeyId });
     expect(r.problem).toBeUndefined();
     expect(r.ok).toBe(true);
     expect(r.steps?.find((s) => s.id === "subca-cert")?.approvedBy).toEqual([

@@ -233,7 +233,10 @@ describe("the HSM is never asked to sign without a valid quorum", () => {
   it("signs exactly once when a valid quorum approved the exact bytes", async () => {
     // the others' approvals are still fresh (20 s old); dave approves now
     expect(session.submitApproval("sign", await approval("dave", "officer")).accepted).toBe(true);
-    await session.execute("sign");
+    // a double click: the second execution is refused while the first runs, never interleaved
+    const [first, second] = await Promise.allSettled([session.execute("sign"), session.execute("sign")]);
+    expect(first.status).toBe("fulfilled");
+    expect(second.status === "rejected" && isCeremonyError(second.reason, "wrong-state")).toBe(true);
     expect(tbsSigns()).toBe(1);
     expect(signs.find((s) => s.kind === "tbs")).toMatchObject({
       stepId: "sign",
