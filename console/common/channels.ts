@@ -74,7 +74,7 @@ export interface Args {
   dismissCeremony: Record<string, never>;
   chooseDirectory: { purpose: "export" | "verify" | "input" };
   exportBundle: { destination: string };
-  verifyBundle: { path: string };
+  verifyBundle: { path: string; registryHash?: string; logKeyId?: string };
   getInventory: Record<string, never>;
   requestRevocation: { serial: string; reason: string };
   approveRevocation: TokenPin & { requestId: string; person: string; role: Role };

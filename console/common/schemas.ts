@@ -54,7 +54,17 @@ export const ARG_SCHEMAS = {
   dismissCeremony: empty,
   chooseDirectory: z.strictObject({ purpose: z.enum(["export", "verify", "input"]) }),
   exportBundle: z.strictObject({ destination: localPath }),
-  verifyBundle: z.strictObject({ path: localPath }),
+  verifyBundle: z.strictObject({
+    path: localPath,
+    registryHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "a SHA-256 in lower-case hex")
+      .optional(),
+    logKeyId: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "a SHA-256 in lower-case hex")
+      .optional(),
+  }),
   getInventory: empty,
   requestRevocation: z.strictObject({
     serial: z.string().regex(/^[0-9a-f]{2,40}$/, "a serial is lower-case hex"),

@@ -203,6 +203,8 @@ export interface CeremonyView {
 
 export interface VerifyView {
   path: string;
+  /** what the bundle was checked against besides itself (registry and ceremony-log key pins) */
+  pins: { registryHash: string | null; logKeyId: string | null };
   ok: boolean;
   problem: string | null;
   ceremonyId: string | null;

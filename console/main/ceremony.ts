@@ -3,13 +3,18 @@
 // record a signed exception for a failed step; the sealed bundle is exported and verified again.
 import { cpSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { CeremonySession, type SealedBundle } from "../../ceremonies/engine/session.js";
-import { isCeremonyError } from "../../ceremonies/errors.js";
-import { canonicalBytes, jcsHash } from "../../ceremonies/jcs.js";
-import type { Registry } from "../../ceremonies/registry.js";
-import { refsOf } from "../../ceremonies/script.js";
-import { type CheckpointBody, checkpointBytes } from "../../ceremonies/transcript.js";
-import { verifyBundle } from "../../ceremonies/verify.js";
+import {
+  CeremonySession,
+  type CheckpointBody,
+  canonicalBytes,
+  checkpointBytes,
+  isCeremonyError,
+  jcsHash,
+  type Registry,
+  type SealedBundle,
+  type VerifyPins,
+  verifyBundle,
+} from "../../ceremonies/index.js";
 import type { PinSource } from "../../hsm/index.js";
 import type { ApprovalOutcome, Args } from "../common/channels.js";
 import type { CeremonyView, ErrorView, ExceptionView, ExportView, Role, VerifyView } from "../common/views.js";
@@ -248,13 +253,12 @@ export class CeremonyRun {
   /** Copies the sealed bundle to `destination` (removable media) and verifies the copy there. */
   exportTo(destination: string): ExportView {
     if (!this.sealedBundle) throw new ConsoleError("not-allowed", "seal the ceremony before exporting its evidence");
-    return exportBundle(this.sealedBundle.dir, destination, this.d.log);
+    // the copy is checked against this console's registry, not only against itself
+    return exportBundle(this.sealedBundle.dir, destination, this.d.log, { registryHash: this.registry.hash });
   }
 
   private inputNames(): string[] {
-    const names = new Set<string>();
-    for (const st of this.session.loaded.script.steps) for (const r of refsOf(st)) if ("input" in r) names.add(r.input);
-    return [...names];
+    return inputNamesOf(this.session.loaded.script.steps.map((s) => s.params));
   }
 
   view(): CeremonyView {
@@ -315,7 +319,12 @@ export class CeremonyRun {
 }
 
 /** Copies a bundle into a new directory under `destination` and verifies the copy. */
-export function exportBundle(bundleDir: string, destination: string, log: ConsoleLog): ExportView {
+export function exportBundle(
+  bundleDir: string,
+  destination: string,
+  log: ConsoleLog,
+  pins: VerifyPins = {},
+): ExportView {
   const dest = resolve(destination);
   if (!existsSync(dest) || !statSync(dest).isDirectory())
     throw new ConsoleError("not-found", `${dest} is not a directory (is the medium mounted?)`);
@@ -343,18 +352,34 @@ export function exportBundle(bundleDir: string, destination: string, log: Consol
     }
   };
   walk(target);
-  const verify = verifyView(target);
+  const verify = verifyView(target, pins);
   log.append({ event: "bundle.exported", from: bundleDir, to: target, files, bytes, verified: verify.ok });
   return { path: target, files, bytes, verify };
 }
 
-export function verifyView(path: string): VerifyView {
+/** Names of documents supplied during the ceremony: every `{input: name}` reference in the steps' params. */
+export function inputNamesOf(params: unknown[]): string[] {
+  const names = new Set<string>();
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (Object.keys(o).length === 1 && typeof o.input === "string") names.add(o.input);
+      else Object.values(o).forEach(walk);
+    }
+  };
+  params.forEach(walk);
+  return [...names];
+}
+
+export function verifyView(path: string, pins: VerifyPins = {}): VerifyView {
   const abs = resolve(path);
   if (!existsSync(abs) || !statSync(abs).isDirectory())
     throw new ConsoleError("not-found", `${abs} is not a directory`);
-  const r = verifyBundle(abs);
+  const r = verifyBundle(abs, pins);
   return {
     path: abs,
+    pins: { registryHash: pins.registryHash ?? null, logKeyId: pins.logKeyId ?? null },
     ok: r.ok,
     problem: r.problem ?? null,
     ceremonyId: r.ceremonyId ?? null,

@@ -2,7 +2,7 @@
 // errors keep their kind and safe message; anything untyped is logged here and shown as "internal".
 import { ZodError } from "zod";
 import { isApplianceError } from "../../appliance/errors.js";
-import { isCeremonyError } from "../../ceremonies/errors.js";
+import { isCeremonyError } from "../../ceremonies/index.js";
 import { HsmError } from "../../hsm/index.js";
 import type { ErrorView } from "../common/views.js";
 

@@ -19,16 +19,18 @@ import { caRepository } from "../../appliance/store/ca-repository.js";
 import { Db } from "../../appliance/store/db.js";
 import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
 import { openReadOnly } from "../../appliance/store/readonly.js";
-import { canonicalBytes } from "../../ceremonies/jcs.js";
 import {
+  canonicalBytes,
   describeQuorum,
   eligibleApprovers,
-  emptyAssignment,
   evaluateQuorum,
-} from "../../ceremonies/quorum/evaluate.js";
-import { formatQuorum, parseQuorum, type QuorumExpr } from "../../ceremonies/quorum/grammar.js";
-import type { Registry } from "../../ceremonies/registry.js";
-import { ROLES } from "../../ceremonies/roles.js";
+  formatQuorum,
+  parseQuorum,
+  type QuorumExpr,
+  type Registry,
+  ROLES,
+  type Role as EngineRole,
+} from "../../ceremonies/index.js";
 import { HsmToken, type PinSource } from "../../hsm/index.js";
 import type { Args } from "../common/channels.js";
 import type { CertificateView, InventoryView, RevocationRequestView, Role } from "../common/views.js";
@@ -321,9 +323,9 @@ export class Inventory {
   }
 
   private assignment() {
-    const a = emptyAssignment();
     const reg = this.participants.current;
-    if (reg) for (const role of ROLES) a[role] = reg.holding(role).map((p) => p.id);
+    const a = {} as Record<EngineRole, string[]>;
+    for (const role of ROLES) a[role] = reg ? reg.holding(role).map((p) => p.id) : [];
     return a;
   }
 

@@ -2,8 +2,8 @@
 // check in by proving their token (PIN + enrolled approval key); attendance is kept in the console log.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { APPROVAL_KEY_LABEL, OfficerToken } from "../../ceremonies/officer.js";
-import { Registry, type RegistryDocument } from "../../ceremonies/registry.js";
+import { APPROVAL_KEY_LABEL, OfficerToken, Registry, type RegistryDocument } from "../../ceremonies/index.js";
+// not (yet) exported by ceremonies/index.js; asked for in NEWS-console-to-ceremonies.md
 import { roleConflict } from "../../ceremonies/roles.js";
 import type { Args } from "../common/channels.js";
 import type { RegistryView } from "../common/views.js";

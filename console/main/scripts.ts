@@ -3,21 +3,40 @@
 // listing with per-signature verification, the dry run, and author/reviewer signing on their tokens.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { dryRun } from "../../ceremonies/engine/dry-run.js";
-import { type DryRunReport, parseDryRun } from "../../ceremonies/engine/dry-run-report.js";
-import { isCeremonyError } from "../../ceremonies/errors.js";
-import { canonicalBytes, jcsHash } from "../../ceremonies/jcs.js";
-import { verifySha256 } from "../../ceremonies/keys.js";
-import type { Registry } from "../../ceremonies/registry.js";
+import { verify } from "node:crypto";
+import { z } from "zod";
 import {
+  canonicalBytes,
   checkScriptSignatures,
+  type DryRunReport,
+  dryRun,
+  dryRunHash,
+  isCeremonyError,
   type LoadedScript,
   loadScript,
+  parseDryRun,
+  type Registry,
   type ScriptSignature,
-  ScriptSignaturesSchema,
+  type ShareSet,
+  ShareSetSchema,
   signScript,
-} from "../../ceremonies/script.js";
-import { type ShareSet, ShareSetSchema } from "../../ceremonies/shares.js";
+} from "../../ceremonies/index.js";
+
+/** Just enough shape to show who signed what; checkScriptSignatures is the authoritative check. */
+const SignaturesFile = z.array(
+  z.strictObject({
+    statement: z.strictObject({
+      type: z.literal("plantroot/ceremony-script-signature/v1"),
+      signer: z.string(),
+      capacity: z.enum(["author", "reviewer"]),
+      ceremonyId: z.string(),
+      scriptHash: z.string(),
+      dryRunHash: z.string(),
+      time: z.string(),
+    }),
+    signature: z.string(),
+  }),
+);
 import type { ScriptPackageView, ScriptSignatureView } from "../common/views.js";
 import { ConsoleError } from "./errors.js";
 import type { ConsoleLog } from "./log.js";
@@ -131,7 +150,7 @@ export class ScriptPackages {
     if (existsSync(join(dir, "dry-run.json"))) {
       try {
         dry = parseDryRun(readJson(join(dir, "dry-run.json")));
-        dryHash = jcsHash(dry);
+        dryHash = dryRunHash(dry);
         if (dry.scriptHash !== loaded.hash)
           base.problem = "the dry-run report is for a different version of the script";
         base.dryRun = {
@@ -169,7 +188,7 @@ export class ScriptPackages {
       if (st.capacity !== capacity) detail = `signed as ${st.capacity}, expected ${capacity}`;
       else if (st.scriptHash !== loaded.hash || st.ceremonyId !== s.ceremonyId) detail = "covers a different script";
       else if (dryHash === null || st.dryRunHash !== dryHash) detail = "covers a different dry-run report";
-      else if (!p || !verifySha256(p.approvalKey, canonicalBytes(st), sig.signature))
+      else if (!p || !verify("sha256", canonicalBytes(st), p.approvalKey, Buffer.from(sig.signature, "base64")))
         detail = "the signature does not verify with the enrolled key";
       if (detail) base.missing.push(`${name} signs again as ${capacity} (${detail})`);
       return {
@@ -195,7 +214,7 @@ export class ScriptPackages {
   private readSignatures(dir: string): ScriptSignature[] {
     const p = join(dir, "script-signatures.json");
     if (!existsSync(p)) return [];
-    const r = ScriptSignaturesSchema.safeParse(readJson(p));
+    const r = SignaturesFile.safeParse(readJson(p));
     if (!r.success) throw new ConsoleError("io", `${p} is not a list of script signatures`);
     return r.data;
   }
@@ -221,7 +240,7 @@ export class ScriptPackages {
       event: "script.dry-run",
       package: id,
       scriptHash: report.scriptHash,
-      dryRunHash: jcsHash(report),
+      dryRunHash: dryRunHash(report),
     });
     return this.view(id, registry);
   }
@@ -247,7 +266,7 @@ export class ScriptPackages {
     if (dry.scriptHash !== loaded.hash)
       throw new ConsoleError("not-allowed", "the dry run is for another version of the script");
     const sig = await withOfficer(this.library, registry, a.person, a.tokenLabel, a.pin, (officer) =>
-      signScript(loaded, jcsHash(dry), officer, capacity),
+      signScript(loaded, dryRunHash(dry), officer, capacity),
     );
     const sigs = this.readSignatures(dir).filter((x) => x.statement.signer !== a.person);
     sigs.push(sig);

@@ -135,7 +135,11 @@ export class ConsoleService {
       return { path: await this.opts.chooseDirectory(a.purpose), note: null };
     },
     exportBundle: async (a) => this.run().exportTo(a.destination),
-    verifyBundle: async (a) => verifyView(a.path),
+    verifyBundle: async (a) =>
+      verifyView(a.path, {
+        ...(a.registryHash ? { registryHash: a.registryHash } : {}),
+        ...(a.logKeyId ? { logKeyId: a.logKeyId } : {}),
+      }),
     getInventory: () => this.inventory.view(),
     requestRevocation: (a) => this.inventory.request(a),
     approveRevocation: (a) => this.inventory.approve(a),

@@ -1,8 +1,7 @@
 // Participants' tokens in the main process: which tokens are present, and opening one person's token
 // with the PIN they typed, checking it holds their enrolled approval key, and closing it afterwards.
 import { HsmToken, Pkcs11Module } from "../../hsm/index.js";
-import { OfficerToken } from "../../ceremonies/officer.js";
-import type { Registry } from "../../ceremonies/registry.js";
+import { OfficerToken, type Registry } from "../../ceremonies/index.js";
 import type { TokenView } from "../common/views.js";
 import { ConsoleError } from "./errors.js";
 

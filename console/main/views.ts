@@ -1,7 +1,6 @@
 // Maps the engine's read-side views (steps, decoded TBS, key attributes) to the console's plain
 // views in console/common, so the renderer never depends on engine internals.
-import type { DecodedTbs } from "../../ceremonies/decode.js";
-import type { StepView as EngineStep } from "../../ceremonies/engine/types.js";
+import type { DecodedTbs, StepView as EngineStep } from "../../ceremonies/index.js";
 import type { KeyAttributes } from "../../hsm/index.js";
 import type { ErrorView, ExceptionView, KeyAttributesView, StepView, TbsView } from "../common/views.js";
 

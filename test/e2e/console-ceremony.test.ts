@@ -408,13 +408,15 @@ describe("console: a root + SubCA ceremony in Chromium", () => {
         join(exported, "certs/subca-g1.pem"),
       ]),
     ).toMatch(/OK/);
-    // the auditor's offline tool, as a separate process
-    const out = execFileSync(process.execPath, [join(ROOT, "bin/plantroot.mjs"), "ceremony", "verify", exported], {
-      cwd: ROOT,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    expect(out).toMatch(/2026-ROOT-G1/);
+    // the auditor's offline tool, as a separate process, pinned to the registry this console enrolled
+    const reg = Registry.fromJson(readFileSync(join(dataDir, "registry.json"), "utf8"));
+    const out = execFileSync(
+      process.execPath,
+      [join(ROOT, "bin/plantroot.mjs"), "ceremony", "verify", exported, "--registry-hash", reg.hash],
+      { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    );
+    expect(out).toMatch(/^VALID ceremony 2026-ROOT-G1: \d+ transcript entries, head [0-9a-f]{64}$/m);
+    expect(out).not.toMatch(/not completed/);
   });
 
   it("names the first problem of a tampered bundle on the Verify screen", async () => {
@@ -432,5 +434,11 @@ describe("console: a root + SubCA ceremony in Chromium", () => {
     await v.getByLabel("Bundle directory (absolute path)").fill(exported);
     await ui.ok(v.getByRole("button", { name: "Verify" }));
     expect(await v.locator("#verify-result").innerText()).toContain("✓ The bundle verifies");
+    // pinned to another registry, the same bundle does not verify
+    await v.getByLabel("Pin: registry SHA-256 (optional)").fill("0".repeat(64));
+    await ui.ok(v.getByRole("button", { name: "Verify" }));
+    const pinned = await v.locator("#verify-result").innerText();
+    expect(pinned).toContain("✗ The bundle does NOT verify");
+    expect(pinned).toMatch(/registry/i);
   });
 });

@@ -74,6 +74,15 @@ describe("console layering", () => {
     expect(bad).toEqual([]);
   });
 
+  it("the console reaches the ceremony engine only through ceremonies/index.js", () => {
+    // roleConflict is not exported by the index yet (asked for in NEWS-console-to-ceremonies.md)
+    const pending = new Set(["ceremonies/roles.js"]);
+    const bad = all.filter(
+      (i) => inDir(i.target, "ceremonies") && i.target !== "ceremonies/index.js" && !pending.has(i.target!),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it("main does not depend on the loopback host", () => {
     expect(layer("main").filter((i) => inDir(i.target, "console/host"))).toEqual([]);
   });

@@ -12,6 +12,13 @@ export function verifyResult(v: VerifyView, id: string): HTMLElement {
     h("p", { class: "verdict" }, v.ok ? "✓ The bundle verifies" : "✗ The bundle does NOT verify"),
     v.problem ? h("p", { class: "problem" }, h("strong", null, "First problem: "), v.problem) : null,
     h("p", null, h("code", null, v.path)),
+    h(
+      "p",
+      { class: "hint" },
+      v.pins.registryHash || v.pins.logKeyId
+        ? `Checked against the pinned ${[v.pins.registryHash ? "registry" : null, v.pins.logKeyId ? "ceremony-log key" : null].filter(Boolean).join(" and ")}.`
+        : "Checked against itself only: pin the registry hash and the ceremony-log key recorded at the bootstrap ceremony for a full check.",
+    ),
     v.ceremonyId
       ? h(
           "p",
@@ -95,8 +102,14 @@ export function evidenceScreen(app: App): HTMLElement[] {
     });
   const verify = () => {
     const path = app.field("verify", "path").trim();
+    const registryHash = app.field("verify", "registryHash").trim().toLowerCase();
+    const logKeyId = app.field("verify", "logKeyId").trim().toLowerCase();
     void app.act(`Verifying ${path}`, async () => {
-      app.ui.lastVerify = await app.api.verifyBundle({ path });
+      app.ui.lastVerify = await app.api.verifyBundle({
+        path,
+        ...(registryHash ? { registryHash } : {}),
+        ...(logKeyId ? { logKeyId } : {}),
+      });
     });
   };
   const e = app.ui.lastExport;
@@ -167,6 +180,15 @@ export function evidenceScreen(app: App): HTMLElement[] {
         "div",
         { class: "form-row" },
         textField(app, "verify", "path", "Bundle directory (absolute path)", { wide: true, onEnter: verify }),
+      ),
+      h(
+        "div",
+        { class: "form-row" },
+        textField(app, "verify", "registryHash", "Pin: registry SHA-256 (optional)", {
+          wide: true,
+          ...(st.registry.hash ? { hint: `This console's registry: ${st.registry.hash}` } : {}),
+        }),
+        textField(app, "verify", "logKeyId", "Pin: ceremony-log key SHA-256 (optional)", { wide: true }),
         h(
           "div",
           { class: "actions" },
