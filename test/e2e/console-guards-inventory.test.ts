@@ -65,6 +65,13 @@ function drillScript(registryHash: string): CeremonyScript {
       },
       { id: "unlock-drill", action: "token.unlock", requires: Q, params: { token: "drill" } },
       {
+        id: "rsa-key",
+        action: "key.generate",
+        title: "An RSA-4096 key (slow on purpose)",
+        requires: Q,
+        params: { token: "drill", label: "drill-rsa", spec: "RSA-4096", backup: "none" },
+      },
+      {
         id: "csr-missing",
         action: "csr.create",
         title: "Request for a key that was never generated",
@@ -320,6 +327,43 @@ describe("the loopback host", () => {
   });
 });
 
+describe("keyboard use", () => {
+  it("labels every control, shows focus, and checks a person in without the mouse", async () => {
+    const f = ui.frame();
+    const unlabelled = await f.evaluate(() =>
+      [...document.querySelectorAll("input, select, textarea, button")]
+        .filter((el) => {
+          const e = el as HTMLInputElement;
+          if (el.tagName === "BUTTON") return !(el.textContent?.trim() || el.getAttribute("aria-label"));
+          return !(e.labels?.length || el.getAttribute("aria-label"));
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unlabelled).toEqual([]);
+    const form = ui.region("Check in");
+    await form.getByLabel("Person", { exact: true }).focus();
+    await ui.page.keyboard.press("End"); // last person in the list: Rita Reviewer
+    expect(await form.getByLabel("Token", { exact: true }).inputValue()).toBe("p-rita");
+    await ui.page.keyboard.press("Tab"); // token
+    await ui.page.keyboard.press("Tab"); // PIN
+    expect(await f.evaluate(() => document.activeElement?.id)).toBe("checkin-pin");
+    await ui.page.keyboard.type("pin-rita");
+    await ui.page.keyboard.press("Enter");
+    await ui.app.locator("#busy.on").waitFor({ state: "detached" });
+    expect(await ui.app.locator("#flash").innerText()).toContain("Rita Reviewer is checked in");
+    // focus is visible on the control that has it
+    await ui.page.keyboard.press("Shift+Tab");
+    const outline = await f.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const cs = getComputedStyle(el);
+      return { id: el.id, style: cs.outlineStyle, width: Number.parseFloat(cs.outlineWidth) };
+    });
+    expect(outline.style).toBe("solid");
+    expect(outline.width).toBeGreaterThanOrEqual(2);
+    await ui.ok(ui.app.getByRole("button", { name: "Check out Rita Reviewer" }));
+  });
+});
+
 describe("a failing step and the witness's exception", () => {
   it("checks in the participants", async () => {
     const form = ui.region("Check in");
@@ -355,6 +399,23 @@ describe("a failing step and the witness's exception", () => {
       await ui.ok(form.getByRole("button", { name: "Open my share on my token" }));
     }
     await ui.ok(ui.app.locator("#execute-unlock-drill"));
+    // a slow HSM operation shows what is happening and for how long, while it runs
+    await ui.app.locator("#step-rsa-key").click();
+    await ui.ok(ui.app.locator("#prepare-rsa-key"));
+    await approveAll("rsa-key", ["alice", "bob", "carol", "dave"]);
+    await ui.app.locator("#execute-rsa-key").click();
+    const busy = ui.app.locator("#busy.on");
+    await busy.waitFor();
+    const progress = await busy.innerText();
+    expect(progress).toContain("Running step 3: An RSA-4096 key (slow on purpose)…");
+    expect(progress).toContain("RSA-4096 takes seconds to minutes");
+    expect(progress).toMatch(/\d+ s/);
+    await ui.shot(SHOTS, "09-progress.png");
+    await busy.waitFor({ state: "detached", timeout: 180_000 });
+    expect(await ui.app.locator("#step-rsa-key").innerText()).toMatch(/done$/);
+    expect(await ui.app.getByRole("table", { name: "Key attributes read back from the HSM" }).innerText()).toMatch(
+      /drill-rsa\s+RSA-4096\s+NEVER EXTRACTABLE/,
+    );
     await ui.app.locator("#step-csr-missing").click();
     const refused = await ui.act(ui.app.locator("#prepare-csr-missing"));
     expect(refused.kind).toBe("error");

@@ -135,16 +135,25 @@ export function takeTokenPin(app: App, form: string): { tokenLabel: string; pin:
 export function button(
   label: string,
   onClick: () => void,
-  opts: { id: string; kind?: "primary" | "secondary" | "danger"; disabled?: boolean; describedBy?: string },
+  opts: {
+    id: string;
+    kind?: "primary" | "secondary" | "danger";
+    disabled?: boolean;
+    describedBy?: string;
+    /** accessible name when the visible label is short ("Check out" → "Check out Alice Admin") */
+    ariaLabel?: string;
+    small?: boolean;
+  },
 ): HTMLButtonElement {
   return h(
     "button",
     {
       id: opts.id,
       type: "button",
-      class: `btn ${opts.kind ?? "secondary"}`,
+      class: `btn ${opts.kind ?? "secondary"}${opts.small ? " small" : ""}`,
       disabled: opts.disabled ?? false,
       ...(opts.describedBy ? { "aria-describedby": opts.describedBy } : {}),
+      ...(opts.ariaLabel ? { "aria-label": opts.ariaLabel } : {}),
       onClick: () => onClick(),
     },
     label,

@@ -172,7 +172,9 @@ function approvalForm(app: App, s: StepView): HTMLElement | null {
     h(
       "p",
       { class: "lead" },
-      "Your token signs a statement naming this ceremony, this step, the hash of its inputs and the SHA-256 above. The engine signs nothing else.",
+      s.quorum.satisfied
+        ? "The quorum is met: further approvals are recorded too, but the step does not need them."
+        : "Your token signs a statement naming this ceremony, this step, the hash of its inputs and the SHA-256 above. The engine signs nothing else.",
     ),
     h(
       "div",
@@ -366,11 +368,32 @@ function stepDetail(app: App, c: CeremonyView, s: StepView): HTMLElement {
       ),
     ),
     s.status === "waiting" ? h("p", { class: "hint" }, "This step waits for the previous steps.") : null,
+    s.failure
+      ? h(
+          "section",
+          { class: "failure", "aria-labelledby": `h-fail-${s.id}` },
+          h("h3", { id: `h-fail-${s.id}` }, s.status === "failed" ? "This step failed" : "This step was refused"),
+          h("p", null, h("strong", null, `${s.failure.kind}: `), s.failure.message),
+          s.exceptions.length
+            ? h(
+                "ul",
+                { class: "exceptions" },
+                s.exceptions.map((x) =>
+                  h("li", null, `${formatTime(x.time)} — exception recorded by ${x.name}: “${x.note}” (${x.input})`),
+                ),
+              )
+            : null,
+          running ? exceptionForm(app, s) : null,
+        )
+      : null,
     s.status === "ready" && running
       ? h(
           "div",
           { class: "actions" },
-          button("Prepare this step", prepare, { id: `prepare-${s.id}`, kind: "primary" }),
+          button(s.failure ? "Prepare again" : "Prepare this step", prepare, {
+            id: `prepare-${s.id}`,
+            kind: "primary",
+          }),
           h("p", { class: "hint" }, "Builds the exact bytes to be signed and runs every check before any approval."),
         )
       : null,
@@ -445,24 +468,6 @@ function stepDetail(app: App, c: CeremonyView, s: StepView): HTMLElement {
               )
             : null,
           h("details", null, h("summary", null, "Summary"), h("pre", null, s.result.summary)),
-        )
-      : null,
-    s.failure
-      ? h(
-          "section",
-          { class: "failure", "aria-labelledby": `h-fail-${s.id}` },
-          h("h3", { id: `h-fail-${s.id}` }, s.status === "failed" ? "This step failed" : "This step was refused"),
-          h("p", null, h("strong", null, `${s.failure.kind}: `), s.failure.message),
-          s.exceptions.length
-            ? h(
-                "ul",
-                { class: "exceptions" },
-                s.exceptions.map((x) =>
-                  h("li", null, `${formatTime(x.time)} — exception recorded by ${x.name}: “${x.note}” (${x.input})`),
-                ),
-              )
-            : null,
-          running ? exceptionForm(app, s) : null,
         )
       : null,
   );

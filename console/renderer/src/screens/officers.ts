@@ -87,14 +87,14 @@ export function officersScreen(app: App): HTMLElement[] {
             null,
             p.present
               ? button(
-                  `Check out ${p.name}`,
+                  "Check out",
                   () => {
                     void app.act(`Checking out ${p.name}`, async () => {
                       const r = await app.api.checkOut({ person: p.id });
                       app.ui.state = { ...app.ui.state!, registry: r };
                     });
                   },
-                  { id: `checkout-${p.id}` },
+                  { id: `checkout-${p.id}`, ariaLabel: `Check out ${p.name}`, small: true },
                 )
               : null,
           ),
@@ -104,7 +104,7 @@ export function officersScreen(app: App): HTMLElement[] {
   );
 
   const notPresent = people.filter((p) => !p.present);
-  const chosen = people.find((p) => p.id === app.field("checkin", "person", notPresent[0]?.id ?? ""));
+  const chosen = people.find((p) => p.id === app.field("checkin", "person", notPresent[0]?.id ?? people[0]?.id ?? ""));
   const enrolledTokens = new Set(people.map((p) => p.tokenLabel));
   const freeTokens = st.tokens.filter((t) => !enrolledTokens.has(t.label));
 
