@@ -12,6 +12,7 @@ import { ConsoleError } from "./errors.js";
 import { type ApplianceSource, Inventory } from "./inventory.js";
 import { ConsoleLog } from "./log.js";
 import { Participants } from "./participants.js";
+import { PathPolicy } from "./paths.js";
 import { ScriptPackages } from "./scripts.js";
 import { listTokens } from "./tokens.js";
 
@@ -43,6 +44,7 @@ export class ConsoleService {
   readonly inventory: Inventory;
   private ceremony: CeremonyRun | undefined;
   private readonly bundlesDir: string;
+  private readonly paths: PathPolicy;
 
   constructor(private readonly opts: ConsoleOptions) {
     this.dataDir = resolve(opts.dataDir);
@@ -55,6 +57,11 @@ export class ConsoleService {
     this.participants = new Participants(this.dataDir, this.library, this.log, this.now);
     this.scripts = new ScriptPackages(this.dataDir, this.library, this.log);
     this.inventory = new Inventory(opts.appliance, this.library, this.participants, this.log, this.now);
+    this.paths = new PathPolicy([...this.mediaRoots(), this.dataDir]);
+  }
+
+  private mediaRoots(): string[] {
+    return this.opts.mediaRoots ?? ["/media", "/run/media"];
   }
 
   private run(): CeremonyRun {
@@ -77,8 +84,7 @@ export class ConsoleService {
   /** Mounted removable media (candidate export destinations). */
   media(): string[] {
     const out: string[] = [];
-    const roots = this.opts.mediaRoots ?? ["/media", "/run/media"];
-    for (const root of roots) {
+    for (const root of this.mediaRoots()) {
       if (!existsSync(root)) continue;
       for (const a of safeDirs(root)) {
         // /media/<user>/<label> and /run/media/<user>/<label>, or /media/<label>
@@ -113,7 +119,10 @@ export class ConsoleService {
       });
       return this.ceremony.view();
     },
-    provideInput: async (a) => this.run().provideInput(a),
+    provideInput: async (a) => {
+      const path = this.paths.check(a.path, "an input file");
+      return this.run().provideInput({ ...a, path });
+    },
     prepareStep: (a) => this.run().prepare(a.stepId),
     approveStep: (a) => this.run().approve(a),
     openShare: (a) => this.run().openShare(a),
@@ -132,11 +141,16 @@ export class ConsoleService {
     chooseDirectory: async (a) => {
       if (!this.opts.chooseDirectory)
         return { path: null, note: "type the path: the loopback host cannot open a directory chooser" };
-      return { path: await this.opts.chooseDirectory(a.purpose), note: null };
+      const path = await this.opts.chooseDirectory(a.purpose);
+      if (path) this.paths.grant(path);
+      return { path, note: null };
     },
-    exportBundle: async (a) => this.run().exportTo(a.destination),
+    exportBundle: async (a) => {
+      const destination = this.paths.check(a.destination, "the export destination");
+      return this.run().exportTo(destination);
+    },
     verifyBundle: async (a) =>
-      verifyView(a.path, {
+      verifyView(this.paths.check(a.path, "a bundle to verify"), {
         ...(a.registryHash ? { registryHash: a.registryHash } : {}),
         ...(a.logKeyId ? { logKeyId: a.logKeyId } : {}),
       }),

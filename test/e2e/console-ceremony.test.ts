@@ -420,7 +420,7 @@ describe("console: a root + SubCA ceremony in Chromium", () => {
   });
 
   it("names the first problem of a tampered bundle on the Verify screen", async () => {
-    const bad = join(work, "tampered");
+    const bad = join(media, "usb-evidence", "tampered");
     cpSync(exported, bad, { recursive: true });
     const pem = join(bad, "certs/subca-g1.pem");
     expect(existsSync(pem)).toBe(true);

@@ -319,6 +319,16 @@ describe("the loopback host", () => {
     expect(bad).toMatchObject({ ok: false, error: { kind: "bad-arguments" } });
     const extra = JSON.parse((await api("getState", { sign: "these bytes" })).body);
     expect(extra).toMatchObject({ ok: false, error: { kind: "bad-arguments" } });
+    // paths only on removable media or in the console's data directory
+    for (const [cmd, args] of [
+      ["verifyBundle", { path: "/etc" }],
+      ["exportBundle", { destination: "/tmp" }],
+      ["provideInput", { name: "x", person: "alice", path: "/etc/shadow" }],
+    ] as const) {
+      const r = JSON.parse((await api(cmd, args)).body);
+      expect(r, cmd).toMatchObject({ ok: false, error: { kind: "not-allowed" } });
+    }
+    expect(JSON.parse((await api("verifyBundle", { path: "/etc" })).body).error.message).toMatch(/removable media/);
     const unknown = JSON.parse((await api("signBytes", { data: "AA==" })).body);
     expect(unknown).toMatchObject({
       ok: false,
@@ -387,6 +397,14 @@ describe("a failing step and the witness's exception", () => {
       }
     };
     await ui.ok(ui.app.locator("#prepare-init-drill"));
+    // Erin has not checked in: her approval is refused before her token is even opened
+    const form = ui.app.locator(`section.approve[aria-labelledby="h-approve-init-drill"]`);
+    await form.getByLabel("Approver", { exact: true }).selectOption("erin");
+    await form.getByLabel("PIN", { exact: true }).fill("pin-erin");
+    const absent = await ui.act(form.getByRole("button", { name: "Approve with my token" }));
+    expect(absent.kind).toBe("error");
+    expect(absent.text).toContain("Not checked in");
+    expect(absent.text).toContain("Erin Officer has not checked in at this console");
     await approveAll("init-drill", ["alice", "bob", "carol", "dave"]);
     await ui.ok(ui.app.locator("#execute-init-drill"));
     await ui.app.locator("#step-unlock-drill").click();

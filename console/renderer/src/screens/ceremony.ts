@@ -526,7 +526,22 @@ function inputsSection(app: App, c: CeremonyView): HTMLElement | null {
             wide: true,
             placeholder: "/media/officer/usb/subca.csr",
           }),
-          h("div", { class: "actions" }, button("Supply", provide, { id: "input-submit" })),
+          h(
+            "div",
+            { class: "actions" },
+            app.mode === "electron"
+              ? button(
+                  "Choose…",
+                  () =>
+                    void app.act("Choosing the file", async () => {
+                      const r = await app.api.chooseDirectory({ purpose: "input" });
+                      if (r.path) app.setField(form, "path", r.path);
+                    }),
+                  { id: "input-choose" },
+                )
+              : null,
+            button("Supply", provide, { id: "input-submit" }),
+          ),
         )
       : null,
   );
