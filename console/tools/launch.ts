@@ -35,7 +35,9 @@ async function main(): Promise<number> {
   }
   await buildRenderer();
   const { main } = await buildElectron();
-  const child = spawn(bin.path, [main], { stdio: "inherit", env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined } });
+  const env = { ...process.env };
+  delete env.ELECTRON_RUN_AS_NODE; // set, Electron would run as plain Node without any of its protections
+  const child = spawn(bin.path, [main], { stdio: "inherit", env });
   return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
 }
 

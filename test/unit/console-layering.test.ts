@@ -83,6 +83,29 @@ describe("console layering", () => {
     expect(bad).toEqual([]);
   });
 
+  it("the renderer type-checks as browser code, without Node's types", () => {
+    const cfg = ts.getParsedCommandLineOfConfigFile(
+      join(CONSOLE, "renderer/tsconfig.json"),
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (d) => {
+          throw new Error(String(d.messageText));
+        },
+      },
+    )!;
+    expect(cfg.options.types).toEqual([]);
+    const program = ts.createProgram(cfg.fileNames, cfg.options);
+    const problems = ts
+      .getPreEmitDiagnostics(program)
+      .map(
+        (d) =>
+          `${d.file ? relative(ROOT, d.file.fileName) : "?"}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`,
+      );
+    expect(problems).toEqual([]);
+    expect(cfg.fileNames.some((f) => f.endsWith("renderer/src/main.ts"))).toBe(true);
+  });
+
   it("main does not depend on the loopback host", () => {
     expect(layer("main").filter((i) => inDir(i.target, "console/host"))).toEqual([]);
   });
