@@ -525,7 +525,7 @@ describe("inventory and revocation", () => {
     const done = await ui.ok(revoke);
     expect(done.text).toContain(`Certificate ${soonest} is revoked`);
     expect(await ui.region("OCSP").innerText()).toContain("1 revoked");
-    expect(await ui.region("CRL").innerText()).toMatch(/#2[\s\S]*1 revoked entries/);
+    expect(await ui.region("CRL").innerText()).toMatch(/#2[\s\S]*1 revoked entry/);
     const revokedRow = ui.app.locator("table.certs tbody tr", { has: ui.app.locator(`code:text-is("${soonest}")`) });
     expect(await revokedRow.innerText()).toMatch(/revoked/);
     await ui.shot(SHOTS, "08-inventory.png");

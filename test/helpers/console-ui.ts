@@ -57,6 +57,7 @@ export class ConsoleUi {
     const h = Math.min(Math.max(height, 700), 6000);
     await this.page.setViewportSize({ width: vp.width, height: h });
     await this.frame().waitForFunction((want) => window.innerHeight >= want - 2, h);
+    await this.frame().evaluate(() => window.scrollTo(0, 0));
     await this.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const path = join(dir, name);
     await this.page.screenshot({ path });

@@ -229,7 +229,7 @@ function certRow(app: App, inv: InventoryView, c: CertificateView): HTMLElement 
               inv.reasons.map((r) => ({ value: r, label: r })),
               { onChange: () => undefined },
             ),
-            button("Request revocation", request, { id: `req-${c.serial}` }),
+            button("Request revocation", request, { id: `req-${c.serial}`, small: true }),
           )
         : c.revoked
           ? `revoked ${formatDate(c.revoked.at)} (${c.revoked.reason})`
@@ -278,7 +278,7 @@ export function inventoryScreen(app: App): HTMLElement[] {
               h("p", null, inv.crl.fresh ? "current" : "OVERDUE: next update has passed"),
               h("p", null, `this update ${formatTime(inv.crl.thisUpdate)}`),
               h("p", null, `next update ${formatTime(inv.crl.nextUpdate)}`),
-              h("p", null, `${inv.crl.entries} revoked entries`),
+              h("p", null, `${inv.crl.entries} revoked ${inv.crl.entries === 1 ? "entry" : "entries"}`),
             ]
           : h("p", { class: "hint" }, "No CRL has been issued yet."),
       ),
@@ -318,22 +318,26 @@ export function inventoryScreen(app: App): HTMLElement[] {
       `Issued certificates (${inv.certificates.length})`,
       inv.source.canRevoke ? null : h("p", { class: "hint" }, `Revocation is not available: ${inv.source.why}`),
       h(
-        "table",
-        { class: "certs" },
-        h("caption", null, "Issued certificates, soonest expiry first"),
+        "div",
+        { class: "table-wrap" },
         h(
-          "thead",
-          null,
+          "table",
+          { class: "certs" },
+          h("caption", null, "Issued certificates, soonest expiry first"),
           h(
-            "tr",
+            "thead",
             null,
-            ["Serial", "Names", "Profile", "Expires", "Left", "OCSP", ""].map((x) => h("th", { scope: "col" }, x)),
+            h(
+              "tr",
+              null,
+              ["Serial", "Names", "Profile", "Expires", "Left", "OCSP", ""].map((x) => h("th", { scope: "col" }, x)),
+            ),
           ),
-        ),
-        h(
-          "tbody",
-          null,
-          inv.certificates.map((c) => certRow(app, inv, c)),
+          h(
+            "tbody",
+            null,
+            inv.certificates.map((c) => certRow(app, inv, c)),
+          ),
         ),
       ),
     ),
