@@ -7,6 +7,7 @@ import {
   ACCOUNT_ALGORITHMS,
   type AccountAlgorithm,
   decodePayload,
+  type FlattenedJws,
   importAccountJwk,
   parseFlattenedJws,
   parseProtectedHeader,
