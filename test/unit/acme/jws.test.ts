@@ -30,8 +30,16 @@ function keyFor(alg: AccountAlgorithm): { priv: KeyObject; pub: KeyObject } {
   return { priv: k.privateKey, pub: k.publicKey };
 }
 
-async function sign(alg: string, priv: KeyObject, header: Record<string, unknown>, payload: string) {
-  return new FlattenedSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg, ...header }).sign(priv);
+async function sign(
+  alg: string,
+  priv: KeyObject,
+  header: Record<string, unknown>,
+  payload: string,
+): Promise<FlattenedJws> {
+  const s = await new FlattenedSign(new TextEncoder().encode(payload))
+    .setProtectedHeader({ alg, ...header })
+    .sign(priv);
+  return s as FlattenedJws;
 }
 
 function b64(o: unknown): string {
