@@ -150,3 +150,63 @@ export class RawAcmeClient {
     this.agent.destroy();
   }
 }
+
+/** An account on the server driven by the raw client: the common steps of an issuance. */
+export class RawAccount {
+  constructor(
+    readonly c: RawAcmeClient,
+    readonly key: AccountKey,
+    readonly url: string,
+  ) {}
+
+  static async create(c: RawAcmeClient, key = newAccountKey(), payload?: Record<string, unknown>): Promise<RawAccount> {
+    return new RawAccount(c, key, await c.register(key, payload));
+  }
+
+  post(url: string, payload: unknown, extra: Partial<PostOptions> = {}): Promise<RawResponse> {
+    return this.c.post(url, payload, { key: this.key, kid: this.url, ...extra });
+  }
+
+  async newOrder(identifiers: Array<{ type: string; value: string }>, extra: Record<string, unknown> = {}) {
+    const r = await this.post(this.c.dir.newOrder!, { identifiers, ...extra });
+    if (r.status !== 201) throw new Error(`newOrder: ${r.status} ${r.body}`);
+    return {
+      url: r.headers.location as string,
+      body: r.json() as { authorizations: string[]; finalize: string; status: string },
+    };
+  }
+
+  /** Answers the first challenge of `type` in every pending authorization of the order. */
+  async validate(order: { body: { authorizations: string[] } }, type = "http-01"): Promise<void> {
+    for (const a of order.body.authorizations) {
+      const authz = (await this.post(a, "")).json() as {
+        status: string;
+        challenges: Array<{ type: string; url: string }>;
+      };
+      if (authz.status !== "pending") continue;
+      const ch = authz.challenges.find((x) => x.type === type);
+      if (!ch) throw new Error(`no ${type} challenge`);
+      const r = await this.post(ch.url, {});
+      if (r.status !== 200) throw new Error(`challenge: ${r.status} ${r.body}`);
+      for (let i = 0; i < 100; i++) {
+        const s = ((await this.post(a, "")).json() as { status: string }).status;
+        if (s !== "pending") break;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    }
+  }
+
+  async finalize(order: { url: string; body: { finalize: string } }, csrDer: Buffer): Promise<RawResponse> {
+    return this.post(order.body.finalize, { csr: csrDer.toString("base64url") });
+  }
+
+  /** Polls the order until it leaves processing; returns its JSON. */
+  async settled(orderUrl: string): Promise<Record<string, unknown>> {
+    for (let i = 0; i < 200; i++) {
+      const o = (await this.post(orderUrl, "")).json();
+      if (o.status !== "processing" && o.status !== "pending") return o;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new Error("order did not settle");
+  }
+}
