@@ -237,7 +237,7 @@ export class ApplianceServer {
     this.renewTimer.unref();
   }
 
-  async close(): Promise<void> {
+  async close(graceMs = 5000): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
     const stop = (s: http.Server) =>
       new Promise<void>((r) => {
@@ -245,7 +245,7 @@ export class ApplianceServer {
         s.closeAllConnections();
       });
     await Promise.all([stop(this.acme), stop(this.pki), stop(this.metrics)]);
-    await this.service.close();
+    await this.service.close(graceMs);
   }
 }
 

@@ -36,6 +36,8 @@ export class FakeCa implements CertificateAuthority {
   readonly defaultProfile = "default";
   /** make the next issue() calls throw this */
   failNext: ApplianceError[] = [];
+  /** wait this long inside issue() (to catch a server mid-issuance) */
+  delayMs = 0;
   private readonly certs = new Map<string, StoredCertificate>();
   private readonly allow: (id: Identifier) => boolean;
   private readonly profileList: ProfileSummary[];
@@ -88,6 +90,7 @@ export class FakeCa implements CertificateAuthority {
 
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
     this.issueCalls.push(req);
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const fail = this.failNext.shift();
     if (fail) throw fail;
     const csr = parseCsr(req.csr);

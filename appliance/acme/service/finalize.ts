@@ -57,10 +57,11 @@ export class Finalizer {
     return ids.length;
   }
 
-  async close(): Promise<void> {
+  /** Stops retries and waits up to `graceMs` for running issuances (the CA records each durably). */
+  async close(graceMs = 5000): Promise<void> {
     this.closed = true;
     for (const t of this.retryTimers) clearTimeout(t);
-    await Promise.allSettled([...this.running.values()]);
+    await within(Promise.allSettled([...this.running.values()]), graceMs);
   }
 
   /** Issues once per order; resolves with the client-facing problem when issuance was refused. */

@@ -78,9 +78,10 @@ export class AcmeService {
     return { validations: await this.queue.resume(), issuances: await this.finalizer.resume() };
   }
 
-  async close(): Promise<void> {
-    await this.queue.close();
-    await this.finalizer.close();
+  /** Stops background work, waiting at most `graceMs` for running validations and issuances. */
+  async close(graceMs = 5000): Promise<void> {
+    await this.queue.close(graceMs);
+    await this.finalizer.close(graceMs);
   }
 
   accountForKid(id: string): Promise<CachedAccount | undefined> {

@@ -41,10 +41,14 @@ export class ValidationQueue {
     return this.waiting.length + this.running;
   }
 
-  /** Stops taking new work and waits for running validations to be applied. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking new work and waits up to `graceMs` for running validations to be applied; the rest
+   * stay `processing` in the store and are resumed by the next start.
+   */
+  async close(graceMs = 2000): Promise<void> {
     this.closed = true;
-    while (this.running > 0) await new Promise((r) => setTimeout(r, 10));
+    const until = Date.now() + graceMs;
+    while (this.running > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   }
 
   private pump(): void {
@@ -95,6 +99,7 @@ export class ValidationQueue {
     }
     ctx.events.validation(ch.type, result.ok, performance.now() - started);
     if (!result.ok) ctx.limits.spend("failedValidationsPerAccount", authz.accountId);
+    if (this.closed) return ch; // shutting down: leave it processing for the next start
     const now = ctx.now();
     return ctx.db.write(async (tx) => {
       const cur = await challRepo.getChallenge(tx, id);
