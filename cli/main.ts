@@ -13,6 +13,10 @@ const commands: Record<string, Command> = {
     summary: "verify the audit chain and its signed checkpoints offline",
     load: () => import("./commands/audit.js"),
   },
+  eab: {
+    summary: "External Account Binding credentials: create, list, revoke",
+    load: () => import("./commands/eab.js"),
+  },
   hsm: {
     summary: "list tokens and keys, generate a key, show key attributes",
     load: () => import("./commands/hsm.js"),
