@@ -1,5 +1,6 @@
 // Authorizations (RFC 8555 §7.1.4, §7.5): status with expiry, the transition when a challenge
 // completes, client deactivation, and whether an existing one may be reused for a new order.
+import type { Challenge } from "./challenge.js";
 import type { Identifier } from "./identifier.js";
 import { problems } from "./problems.js";
 import type { AuthorizationStatus, ChallengeStatus } from "./status.js";
@@ -15,6 +16,14 @@ export interface Authorization {
   expires: Date;
   /** valid without a challenge because the account's EAB credential pre-authorised it */
   preAuthorized: boolean;
+  challenges: Challenge[];
+  /** the order that created it */
+  orderId?: string;
+}
+
+/** The authorization with one challenge replaced (matched by type). */
+export function withChallenge(a: Authorization, ch: Challenge): Authorization {
+  return { ...a, challenges: a.challenges.map((c) => (c.type === ch.type ? ch : c)) };
 }
 
 /** The status a client sees at `now`: pending and valid turn into expired at `expires`. */

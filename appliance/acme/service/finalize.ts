@@ -2,16 +2,19 @@
 // CA contract off the request path, processing → valid | invalid; resumes after a restart.
 import { isApplianceError } from "../../errors.js";
 import * as ordersRepo from "../../store/acme/orders.js";
+import type { Versioned } from "../../store/acme/versioned.js";
 import { parseCsr } from "../csr.js";
 import { identifierKey, sameIdentifiers } from "../identifier.js";
-import { beginFinalize, completeFinalize, failFinalize } from "../order.js";
+import { beginFinalize, completeFinalize, failFinalize, type Order } from "../order.js";
 import { toProblem } from "../problem-mapper.js";
 import { type AcmeProblem, problems } from "../problems.js";
 import { type ServiceContext, within } from "./context.js";
-import { getOrder, type OrderView, viewOrder } from "./orders.js";
+import { getOrder, type OrderView } from "./orders.js";
+
+type Outcome = { order: Versioned<Order>; problem?: undefined } | { order?: Versioned<Order>; problem: AcmeProblem };
 
 export class Finalizer {
-  private readonly running = new Map<string, Promise<AcmeProblem | undefined>>();
+  private readonly running = new Map<string, Promise<Outcome | undefined>>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -22,9 +25,10 @@ export class Finalizer {
     if (typeof payload.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(payload.csr))
       throw problems.malformed("csr must be a base64url-encoded DER CSR");
     const view = await getOrder(ctx, accountId, orderId);
-    if (view.status !== "ready") throw problems.orderNotReady(`the order is ${view.status}`);
+    const processing = beginFinalize(view.order, view.status);
     const der = Buffer.from(payload.csr, "base64url");
-    const csr = parseCsr(der);
+    // structure and identifiers here; the CA verifies the CSR signature and key before it signs
+    const csr = parseCsr(der, { verifySignature: false });
     if (!sameIdentifiers(csr.identifiers, view.order.identifiers)) {
       const want = new Set(view.order.identifiers.map(identifierKey));
       const got = new Set(csr.identifiers.map(identifierKey));
@@ -36,23 +40,31 @@ export class Finalizer {
         }`,
       );
     }
-    await ctx.db.write(async (tx) => {
-      const cur = await ordersRepo.getOrder(tx, orderId);
-      if (!cur) throw problems.malformed("no such order", { status: 404 });
-      const { status } = await viewOrder(ctx, cur, tx);
-      return ordersRepo.updateOrder(tx, { ...beginFinalize(cur, status), version: cur.version }, der);
-    });
-    const failure = await within(this.start(orderId, der), ctx.config.finalizeWaitMs);
-    if (failure) throw failure;
-    return getOrder(ctx, accountId, orderId);
+    // compare-and-set on the order's version: of concurrent finalize requests exactly one wins
+    let stored: Versioned<Order>;
+    try {
+      stored = await ctx.db.write((tx) =>
+        ordersRepo.updateOrder(tx, { ...processing, version: view.order.version }, der),
+      );
+    } catch (e) {
+      if (isApplianceError(e, "conflict")) throw problems.orderNotReady("the order changed (finalized concurrently?)");
+      throw e;
+    }
+    const outcome = await within(this.start(stored, der), ctx.config.finalizeWaitMs);
+    if (outcome?.problem) throw outcome.problem;
+    if (outcome?.order) return { order: outcome.order, status: outcome.order.status };
+    return { order: stored, status: "processing" };
   }
 
   /** Re-runs issuance for orders a previous run left `processing` (the CSR was stored with them). */
   async resume(): Promise<number> {
     const ids = await ordersRepo.processingOrderIds(this.ctx.db);
     for (const id of ids) {
-      const csr = await ordersRepo.getOrderCsr(this.ctx.db, id);
-      if (csr) void this.start(id, csr);
+      const [order, csr] = await Promise.all([
+        ordersRepo.getOrder(this.ctx.db, id),
+        ordersRepo.getOrderCsr(this.ctx.db, id),
+      ]);
+      if (order && csr) void this.start(order, csr);
     }
     return ids.length;
   }
@@ -64,19 +76,17 @@ export class Finalizer {
     await within(Promise.allSettled([...this.running.values()]), graceMs);
   }
 
-  /** Issues once per order; resolves with the client-facing problem when issuance was refused. */
-  private start(orderId: string, csr: Buffer): Promise<AcmeProblem | undefined> {
-    const existing = this.running.get(orderId);
+  /** Issues once per order; resolves with the stored result (or the client-facing problem). */
+  private start(order: Versioned<Order>, csr: Buffer): Promise<Outcome | undefined> {
+    const existing = this.running.get(order.id);
     if (existing) return existing;
-    const p = this.issue(orderId, csr).finally(() => this.running.delete(orderId));
-    this.running.set(orderId, p);
+    const p = this.issue(order, csr).finally(() => this.running.delete(order.id));
+    this.running.set(order.id, p);
     return p;
   }
 
-  private async issue(orderId: string, csr: Buffer): Promise<AcmeProblem | undefined> {
+  private async issue(order: Versioned<Order>, csr: Buffer): Promise<Outcome | undefined> {
     const { ctx } = this;
-    const order = await ordersRepo.getOrder(ctx.db, orderId);
-    if (order?.status !== "processing") return undefined;
     const started = performance.now();
     try {
       const cert = await ctx.ca.issue({
@@ -91,22 +101,20 @@ export class Finalizer {
           ...(order.replaces ? { replaces: order.replaces } : {}),
         },
       });
-      await ctx.db.write(async (tx) => {
-        const cur = await ordersRepo.getOrder(tx, orderId);
-        if (cur?.status !== "processing") throw new Error(`order ${orderId} left processing during issuance`);
-        await ordersRepo.updateOrder(tx, { ...completeFinalize(cur, cert.serial), version: cur.version });
-      });
+      const valid = await ctx.db.write((tx) =>
+        ordersRepo.updateOrder(tx, { ...completeFinalize(order, cert.serial), version: order.version }),
+      );
       ctx.events.issued(performance.now() - started);
-      return undefined;
+      return { order: valid };
     } catch (e) {
       const now = ctx.now();
       if (isApplianceError(e, "unavailable") && now.getTime() < order.expires.getTime() && !this.closed) {
         // HSM or disk briefly unavailable: the order stays processing and issuance is retried
-        ctx.log.warn("issuance postponed", { order: orderId, error: e.message });
+        ctx.log.warn("issuance postponed", { order: order.id, error: e.message });
         const t = setTimeout(
           () => {
             this.retryTimers.delete(t);
-            void this.start(orderId, csr);
+            void this.start(order, csr);
           },
           (e.retryAfter ?? 5) * 1000,
         );
@@ -116,19 +124,18 @@ export class Finalizer {
       const { problem, internal } = toProblem(e);
       if (internal)
         ctx.log.error("issuance failed", {
-          order: orderId,
+          order: order.id,
           error: String(e),
           cause: String((e as Error)?.cause ?? ""),
         });
       ctx.events.issuanceFailed(isApplianceError(e) ? e.kind : "internal");
-      await ctx.db
-        .write(async (tx) => {
-          const cur = await ordersRepo.getOrder(tx, orderId);
-          if (cur?.status !== "processing") return;
-          await ordersRepo.updateOrder(tx, { ...failFinalize(cur, problem.toJSON()), version: cur.version });
-        })
-        .catch((err) => ctx.log.error("could not record the failed issuance", { order: orderId, error: String(err) }));
-      return problem;
+      const invalid = await ctx.db
+        .write((tx) => ordersRepo.updateOrder(tx, { ...failFinalize(order, problem.toJSON()), version: order.version }))
+        .catch((err) => {
+          ctx.log.error("could not record the failed issuance", { order: order.id, error: String(err) });
+          return undefined;
+        });
+      return { ...(invalid ? { order: invalid } : {}), problem };
     }
   }
 }

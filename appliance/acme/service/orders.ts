@@ -2,13 +2,13 @@
 // identifier policy, validity and profile checks, authorization reuse and pre-authorisation; reads.
 import type { Identifier } from "../../ca/api.js";
 import * as authzRepo from "../../store/acme/authorizations.js";
-import * as challRepo from "../../store/acme/challenges.js";
 import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
 import type { Queryable } from "../../store/db.js";
 import type { Account } from "../account.js";
 import { type Authorization, authorizationStatusAt } from "../authorization.js";
 import { challengeTypesFor, newToken } from "../challenge.js";
+import { challengeId } from "../../store/acme/authorizations.js";
 import { preAuthorized } from "../eab.js";
 import { authorizationIdentifier, identifierKey, normalizeIdentifiers, parseIdentifier } from "../identifier.js";
 import { checkRequestedValidity, derivedOrderError, type Order, orderStatusAt } from "../order.js";
@@ -19,7 +19,7 @@ import { newId, type ServiceContext } from "./context.js";
 import { getEabCredential } from "./eab.js";
 
 export interface OrderView {
-  order: Order;
+  order: Versioned<Order>;
   /** the status at read time (expiry and authorization changes applied) */
   status: OrderStatus;
 }
@@ -108,15 +108,16 @@ export async function newOrder(
   );
   const validLifetime = ctx.config.validAuthorizationLifetimeSeconds * 1000;
 
+  const orderId = newId();
   const order = await ctx.db.write(async (tx) => {
     const authzIds: string[] = [];
     const statuses: Authorization["status"][] = [];
-    const seen = new Map<string, string>();
+    const seen = new Set<string>();
     for (const id of identifiers) {
       const { identifier, wildcard } = authorizationIdentifier(id);
       const key = `${identifierKey(identifier)}:${wildcard}`;
-      const dup = seen.get(key);
-      if (dup) continue;
+      if (seen.has(key)) continue;
+      seen.add(key);
       const reuse = await authzRepo.findReusableAuthorization(
         tx,
         account.id,
@@ -126,38 +127,38 @@ export async function newOrder(
       );
       if (reuse) {
         authzIds.push(reuse.id);
-        seen.set(key, reuse.id);
         statuses.push("valid");
         if (reuse.expires.getTime() < expires.getTime()) expires = reuse.expires;
         continue;
       }
       const pre = patterns.length > 0 && preAuthorized(patterns, id);
+      const authzId = newId();
       const authz: Authorization = {
-        id: newId(),
+        id: authzId,
         accountId: account.id,
+        orderId,
         identifier,
         wildcard,
         status: pre ? "valid" : "pending",
         expires: pre ? new Date(now.getTime() + validLifetime) : pendingExpires,
         preAuthorized: pre,
+        challenges: pre
+          ? []
+          : challengeTypesFor(identifier, wildcard, ctx.config.challengeTypes).map((type) => ({
+              id: challengeId(authzId, type),
+              authorizationId: authzId,
+              type,
+              token: newToken(),
+              status: "pending" as const,
+            })),
       };
       await authzRepo.insertAuthorization(tx, authz);
-      if (!pre)
-        for (const type of challengeTypesFor(identifier, wildcard, ctx.config.challengeTypes))
-          await challRepo.insertChallenge(tx, {
-            id: newId(),
-            authorizationId: authz.id,
-            type,
-            token: newToken(),
-            status: "pending",
-          });
       if (authz.expires.getTime() < expires.getTime()) expires = authz.expires;
       authzIds.push(authz.id);
-      seen.set(key, authz.id);
       statuses.push(authz.status);
     }
     const o: Order = {
-      id: newId(),
+      id: orderId,
       accountId: account.id,
       status: "pending",
       expires,
@@ -169,11 +170,11 @@ export async function newOrder(
       ...(replaces ? { replaces } : {}),
       createdAt: now,
     };
-    o.status = orderStatusAt(o, statuses, now);
-    return ordersRepo.insertOrder(tx, o);
+    // stored status stays pending: ready is derived from the authorizations when read
+    return { stored: await ordersRepo.insertOrder(tx, o), status: orderStatusAt(o, statuses, now) };
   });
   ctx.events.orderCreated();
-  return { order, status: order.status };
+  return { order: order.stored, status: order.status };
 }
 
 function rejected(subproblems: NonNullable<ProblemOptions["subproblems"]>): AcmeProblem {

@@ -1,17 +1,23 @@
 // Runs challenge validations off the request path: a bounded-concurrency queue calls the Validator,
-// then applies the result to challenge, authorization and orders in one transaction.
+// then applies the result to the authorization row (challenge and authorization status) in one write.
 import * as accountsRepo from "../../store/acme/accounts.js";
 import * as authzRepo from "../../store/acme/authorizations.js";
-import * as challRepo from "../../store/acme/challenges.js";
+import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
-import type { ValidationResult } from "../../validation/api.js";
-import { onChallengeFinished } from "../authorization.js";
+import type { ChallengeType, ValidationResult } from "../../validation/api.js";
+import { type Authorization, onChallengeFinished, withChallenge } from "../authorization.js";
 import { type Challenge, completeValidation, keyAuthorization } from "../challenge.js";
+import { problems } from "../problems.js";
+import { updateAuthorization } from "./authorizations.js";
 import type { ServiceContext } from "./context.js";
-import { recomputeOrders } from "./order-status.js";
+
+interface Job {
+  authz: Versioned<Authorization>;
+  type: ChallengeType;
+}
 
 export class ValidationQueue {
-  private readonly waiting: string[] = [];
+  private readonly waiting: Job[] = [];
   private readonly inFlight = new Map<string, Promise<Challenge | undefined>>();
   private readonly resolvers = new Map<string, (c: Challenge | undefined) => void>();
   private running = 0;
@@ -19,22 +25,30 @@ export class ValidationQueue {
 
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** Queues a processing challenge (once); resolves with the challenge after the result is stored. */
-  enqueue(challengeId: string): Promise<Challenge | undefined> {
-    const existing = this.inFlight.get(challengeId);
+  /** Queues the processing challenge of `authz` (once); resolves with it after the result is stored. */
+  enqueue(authz: Versioned<Authorization>, type: ChallengeType): Promise<Challenge | undefined> {
+    const key = authzRepo.challengeId(authz.id, type);
+    const existing = this.inFlight.get(key);
     if (existing) return existing;
-    const p = new Promise<Challenge | undefined>((resolve) => this.resolvers.set(challengeId, resolve));
-    this.inFlight.set(challengeId, p);
-    this.waiting.push(challengeId);
+    const p = new Promise<Challenge | undefined>((resolve) => this.resolvers.set(key, resolve));
+    this.inFlight.set(key, p);
+    this.waiting.push({ authz, type });
     this.pump();
     return p;
   }
 
   /** Re-queues challenges left `processing` by a previous run (crash or restart). */
   async resume(): Promise<number> {
-    const ids = await challRepo.processingChallengeIds(this.ctx.db);
-    for (const id of ids) void this.enqueue(id);
-    return ids.length;
+    let n = 0;
+    for (const id of await authzRepo.processingAuthorizationIds(this.ctx.db)) {
+      const a = await authzRepo.getAuthorization(this.ctx.db, id);
+      for (const c of a?.challenges ?? [])
+        if (c.status === "processing") {
+          void this.enqueue(a!, c.type);
+          n++;
+        }
+    }
+    return n;
   }
 
   get pending(): number {
@@ -53,68 +67,76 @@ export class ValidationQueue {
 
   private pump(): void {
     while (!this.closed && this.running < this.ctx.config.validationConcurrency && this.waiting.length) {
-      const id = this.waiting.shift()!;
+      const job = this.waiting.shift()!;
       this.running++;
-      void this.run(id).finally(() => {
+      void this.run(job).finally(() => {
         this.running--;
         this.pump();
       });
     }
   }
 
-  private async run(id: string): Promise<void> {
+  private async run(job: Job): Promise<void> {
+    const key = authzRepo.challengeId(job.authz.id, job.type);
     let result: Challenge | undefined;
     try {
-      result = await this.validateAndApply(id);
+      result = await this.validateAndApply(job);
     } catch (e) {
-      this.ctx.log.error("validation could not be applied", { challenge: id, error: String(e) });
+      this.ctx.log.error("validation could not be applied", { challenge: key, error: String(e) });
     } finally {
-      this.inFlight.delete(id);
-      this.resolvers.get(id)?.(result);
-      this.resolvers.delete(id);
+      this.inFlight.delete(key);
+      this.resolvers.get(key)?.(result);
+      this.resolvers.delete(key);
     }
   }
 
-  private async validateAndApply(id: string): Promise<Challenge | undefined> {
+  private async validateAndApply({ authz, type }: Job): Promise<Challenge | undefined> {
     const { ctx } = this;
-    const ch = await challRepo.getChallenge(ctx.db, id);
+    const ch = authz.challenges.find((c) => c.type === type);
     if (ch?.status !== "processing") return ch;
-    const authz = await authzRepo.getAuthorization(ctx.db, ch.authorizationId);
-    const account =
-      authz && (ctx.keys.get(authz.accountId)?.account ?? (await accountsRepo.getAccount(ctx.db, authz.accountId)));
-    if (!authz || !account) return ch;
+    const account = ctx.keys.get(authz.accountId)?.account ?? (await accountsRepo.getAccount(ctx.db, authz.accountId));
+    if (!account) return ch;
     const started = performance.now();
     let result: ValidationResult;
     try {
       result = await ctx.validator.validate({
-        type: ch.type,
+        type,
         identifier: authz.identifier,
         token: ch.token,
         keyAuthorization: keyAuthorization(ch.token, account.thumbprint),
       });
     } catch (e) {
       // the contract says validate() never throws; if it does, the challenge fails closed
-      ctx.log.error("validator threw", { challenge: id, error: String(e) });
+      ctx.log.error("validator threw", { authorization: authz.id, error: String(e) });
       result = { ok: false, records: [], problem: { type: "serverInternal", detail: "validation failed" } };
     }
-    ctx.events.validation(ch.type, result.ok, performance.now() - started);
+    ctx.events.validation(type, result.ok, performance.now() - started);
     if (!result.ok) ctx.limits.spend("failedValidationsPerAccount", authz.accountId);
     if (this.closed) return ch; // shutting down: leave it processing for the next start
     const now = ctx.now();
-    return ctx.db.write(async (tx) => {
-      const cur = await challRepo.getChallenge(tx, id);
-      if (cur?.status !== "processing") return cur;
-      const next: Versioned<Challenge> = { ...completeValidation(cur, result, now), version: cur.version };
-      const saved = await challRepo.updateChallenge(tx, next);
-      const a = await authzRepo.getAuthorization(tx, cur.authorizationId);
-      if (a) {
-        const na = onChallengeFinished(a, saved.status, now, ctx.config.validAuthorizationLifetimeSeconds * 1000);
-        if (na !== a) {
-          await authzRepo.updateAuthorization(tx, { ...na, version: a.version });
-          await recomputeOrders(tx, a.id, now);
-        }
-      }
-      return saved;
-    });
+    const { after } = await updateAuthorization(
+      ctx,
+      authz,
+      (a) => {
+        const cur = a.challenges.find((c) => c.type === type);
+        if (cur?.status !== "processing") return a;
+        const done = completeValidation(cur, result, now);
+        return onChallengeFinished(
+          withChallenge(a, done),
+          done.status,
+          now,
+          ctx.config.validAuthorizationLifetimeSeconds * 1000,
+        );
+      },
+      async (tx, a) => {
+        if (a.status === "invalid" && a.orderId)
+          await ordersRepo.invalidatePendingOrder(
+            tx,
+            a.orderId,
+            problems.unauthorized(`the authorization for ${a.identifier.value} failed`).toJSON(),
+          );
+      },
+    );
+    return after.challenges.find((c) => c.type === type);
   }
 }

@@ -21,14 +21,11 @@ interface Row {
   certificate_serial: string | null;
   created_at: number;
   version: number;
-  authz_ids: string | null;
+  authorization_ids: string;
 }
 
-const SELECT = `SELECT o.id, o.account_id, o.status, o.expires, o.identifiers, o.not_before, o.not_after, o.profile,
-  o.replaces, o.error, o.certificate_serial, o.created_at, o.version,
-  (SELECT group_concat(authorization_id, ',') FROM (SELECT authorization_id FROM acme_order_authorizations
-     WHERE order_id = o.id ORDER BY position)) AS authz_ids
-  FROM acme_orders o`;
+const SELECT = `SELECT o.id, o.account_id, o.status, o.expires, o.identifiers, o.authorization_ids, o.not_before,
+  o.not_after, o.profile, o.replaces, o.error, o.certificate_serial, o.created_at, o.version FROM acme_orders o`;
 
 function fromRow(r: Row): Versioned<Order> {
   const error = json<ProblemDocument>(r.error);
@@ -40,7 +37,7 @@ function fromRow(r: Row): Versioned<Order> {
     status: oneOf(ORDER_STATUSES, r.status, "order"),
     expires: new Date(r.expires),
     identifiers: JSON.parse(r.identifiers) as Identifier[],
-    authorizationIds: r.authz_ids ? r.authz_ids.split(",") : [],
+    authorizationIds: JSON.parse(r.authorization_ids) as string[],
     ...(notBefore ? { notBefore } : {}),
     ...(notAfter ? { notAfter } : {}),
     ...(r.profile ? { profile: r.profile } : {}),
@@ -59,15 +56,16 @@ export async function getOrder(q: Queryable, id: string): Promise<Versioned<Orde
 
 export async function insertOrder(tx: Queryable, o: Order): Promise<Versioned<Order>> {
   await tx.run(
-    `INSERT INTO acme_orders (id, account_id, status, expires, identifiers, not_before, not_after, profile, replaces,
-       error, csr, certificate_serial, created_at, version)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, 1)`,
+    `INSERT INTO acme_orders (id, account_id, status, expires, identifiers, authorization_ids, not_before, not_after,
+       profile, replaces, error, csr, certificate_serial, created_at, version)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, 1)`,
     [
       o.id,
       o.accountId,
       o.status,
       o.expires.getTime(),
       JSON.stringify(o.identifiers),
+      JSON.stringify(o.authorizationIds),
       o.notBefore?.getTime() ?? null,
       o.notAfter?.getTime() ?? null,
       o.profile ?? null,
@@ -75,12 +73,6 @@ export async function insertOrder(tx: Queryable, o: Order): Promise<Versioned<Or
       o.createdAt.getTime(),
     ],
   );
-  for (const [i, a] of o.authorizationIds.entries())
-    await tx.run("INSERT INTO acme_order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)", [
-      o.id,
-      a,
-      i,
-    ]);
   return { ...o, version: 1 };
 }
 
@@ -128,13 +120,12 @@ export async function listOrderIds(
   return { ids: page.map((r) => r.id), ...(rows.length > opts.limit ? { next: page[page.length - 1]!.rowid } : {}) };
 }
 
-/** Orders that link this authorization (they change status with it). */
-export async function orderIdsForAuthorization(q: Queryable, authzId: string): Promise<string[]> {
-  return (
-    await q.all<{ order_id: string }>("SELECT order_id FROM acme_order_authorizations WHERE authorization_id = ?", [
-      authzId,
-    ])
-  ).map((r) => r.order_id);
+/** Marks a pending order invalid (its authorization failed); no-op for orders past pending. */
+export async function invalidatePendingOrder(tx: Queryable, id: string, error: ProblemDocument): Promise<void> {
+  await tx.run(
+    "UPDATE acme_orders SET status = 'invalid', error = ?, version = version + 1 WHERE id = ? AND status = 'pending'",
+    [JSON.stringify(error), id],
+  );
 }
 
 export async function getOrderBySerial(q: Queryable, serial: string): Promise<Versioned<Order> | undefined> {

@@ -34,9 +34,11 @@ CREATE TABLE acme_accounts (
 CREATE TABLE acme_orders (
   id TEXT PRIMARY KEY,
   account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+  -- pending | processing | valid | invalid as stored; ready and expiry are derived when read
   status TEXT NOT NULL CHECK (status IN ('pending','ready','processing','valid','invalid')),
   expires INTEGER NOT NULL,
   identifiers TEXT NOT NULL,
+  authorization_ids TEXT NOT NULL,
   not_before INTEGER,
   not_after INTEGER,
   profile TEXT,
@@ -48,44 +50,29 @@ CREATE TABLE acme_orders (
   version INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX acme_orders_by_account ON acme_orders(account_id, created_at);
-CREATE INDEX acme_orders_by_status ON acme_orders(status) WHERE status = 'processing';
+CREATE INDEX acme_orders_processing ON acme_orders(status) WHERE status = 'processing';
 CREATE INDEX acme_orders_by_replaces ON acme_orders(replaces) WHERE replaces IS NOT NULL;
 CREATE UNIQUE INDEX acme_orders_by_serial ON acme_orders(certificate_serial) WHERE certificate_serial IS NOT NULL;
 
+-- one row per authorization with its challenges (JSON) so a challenge update is one statement
 CREATE TABLE acme_authorizations (
   id TEXT PRIMARY KEY,
   account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+  -- the order that created it (it turns invalid with it)
+  order_id TEXT,
   identifier_type TEXT NOT NULL CHECK (identifier_type IN ('dns','ip')),
   identifier_value TEXT NOT NULL,
   wildcard INTEGER NOT NULL DEFAULT 0,
   status TEXT NOT NULL CHECK (status IN ('pending','valid','invalid','deactivated','expired','revoked')),
   expires INTEGER NOT NULL,
   pre_authorized INTEGER NOT NULL DEFAULT 0,
+  challenges TEXT NOT NULL,
+  -- 1 while a challenge is being validated (resumed after a restart)
+  processing INTEGER NOT NULL DEFAULT 0,
   version INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX acme_authz_reuse ON acme_authorizations(account_id, identifier_type, identifier_value, wildcard, status, expires);
-
-CREATE TABLE acme_challenges (
-  id TEXT PRIMARY KEY,
-  authorization_id TEXT NOT NULL REFERENCES acme_authorizations(id),
-  type TEXT NOT NULL CHECK (type IN ('http-01','dns-01','tls-alpn-01')),
-  token TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('pending','processing','valid','invalid')),
-  validated INTEGER,
-  error TEXT,
-  validation_record TEXT,
-  version INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX acme_challenges_by_authz ON acme_challenges(authorization_id);
-CREATE INDEX acme_challenges_processing ON acme_challenges(status) WHERE status = 'processing';
-
-CREATE TABLE acme_order_authorizations (
-  order_id TEXT NOT NULL REFERENCES acme_orders(id),
-  authorization_id TEXT NOT NULL REFERENCES acme_authorizations(id),
-  position INTEGER NOT NULL,
-  PRIMARY KEY (order_id, authorization_id)
-);
-CREATE INDEX acme_order_authz_by_authz ON acme_order_authorizations(authorization_id);
+CREATE INDEX acme_authz_processing ON acme_authorizations(processing) WHERE processing = 1;
 `,
   },
 ];

@@ -19,7 +19,19 @@ function opensslCsr(keyArgs: string[], subj: string, san?: string): Buffer {
   execFileSync("openssl", ["genpkey", ...keyArgs, "-out", key], { stdio: "pipe" });
   execFileSync(
     "openssl",
-    ["req", "-new", "-key", key, "-subj", subj, "-outform", "DER", "-out", out, ...(san ? ["-addext", `subjectAltName=${san}`] : [])],
+    [
+      "req",
+      "-new",
+      "-key",
+      key,
+      "-subj",
+      subj,
+      "-outform",
+      "DER",
+      "-out",
+      out,
+      ...(san ? ["-addext", `subjectAltName=${san}`] : []),
+    ],
     { stdio: "pipe" },
   );
   return readFileSync(out);
@@ -44,7 +56,11 @@ describe("parseCsr", () => {
       [["-algorithm", "ED25519"], "Ed25519"],
     ];
     for (const [args, what] of cases) {
-      const csr = opensslCsr(args, "/CN=plc7.localhost/O=Plant", "DNS:plc7.localhost,IP:127.0.0.1,IP:::1,DNS:b.localhost");
+      const csr = opensslCsr(
+        args,
+        "/CN=plc7.localhost/O=Plant",
+        "DNS:plc7.localhost,IP:127.0.0.1,IP:::1,DNS:b.localhost",
+      );
       const p = parseCsr(csr);
       expect(p.identifiers, what).toEqual([
         { type: "dns", value: "plc7.localhost" },
@@ -63,18 +79,30 @@ describe("parseCsr", () => {
       { type: "ip" as const, value: "fd00::7" },
     ];
     expect(parseCsr(await buildCsr(ids, k)).identifiers).toEqual(ids);
-    expect(parseCsr(await buildCsr(ids, k, { commonName: false }), { verifySignature: false }).identifiers).toEqual(ids);
+    expect(parseCsr(await buildCsr(ids, k, { commonName: false }), { verifySignature: false }).identifiers).toEqual(
+      ids,
+    );
   });
 
   it("refuses a CN that is not a SAN, a bad signature, other SAN types and garbage", async () => {
-    expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/CN=other.localhost", "DNS:a.localhost")))).toMatch(
+    expect(
+      problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/CN=other.localhost", "DNS:a.localhost"))),
+    ).toMatch(/badCSR: .*common name/);
+    expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/CN=a.localhost")))).toMatch(
       /badCSR: .*common name/,
     );
-    expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/CN=a.localhost")))).toMatch(/badCSR: .*common name/);
     expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/O=x")))).toMatch(/badCSR: .*no identifiers/);
-    expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/O=x", "email:a@b.localhost")))).toMatch(/badCSR/);
-    expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/O=x", "DNS:A.localhost")))).toMatch(/invalid DNS name/);
-    const good = opensslCsr(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], "/CN=a.localhost", "DNS:a.localhost");
+    expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/O=x", "email:a@b.localhost")))).toMatch(
+      /badCSR/,
+    );
+    expect(problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/O=x", "DNS:A.localhost")))).toMatch(
+      /invalid DNS name/,
+    );
+    const good = opensslCsr(
+      ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+      "/CN=a.localhost",
+      "DNS:a.localhost",
+    );
     const bad = Buffer.from(good);
     bad[bad.length - 5] = bad[bad.length - 5]! ^ 0xff;
     expect(problem(() => parseCsr(bad))).toMatch(/badCSR: .*signature/);
@@ -84,7 +112,11 @@ describe("parseCsr", () => {
   });
 
   it("never throws anything but a badCSR problem on mutated input", () => {
-    const good = opensslCsr(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], "/CN=a.localhost", "DNS:a.localhost,IP:10.0.0.1");
+    const good = opensslCsr(
+      ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+      "/CN=a.localhost",
+      "DNS:a.localhost,IP:10.0.0.1",
+    );
     fc.assert(
       fc.property(fc.integer({ min: 0, max: good.length - 1 }), fc.integer({ min: 0, max: 255 }), (i, v) => {
         const m = Buffer.from(good);

@@ -45,6 +45,7 @@ const authz: Authorization = {
   status: "pending",
   expires: at(100),
   preAuthorized: false,
+  challenges: [],
 };
 
 describe("authorization", () => {
