@@ -14,7 +14,10 @@ const ALGS: Record<string, { import: EcKeyImportParams | RsaHashedImportParams; 
   },
 };
 
-/** DER CSR naming `identifiers` in SAN (and the first as CN), signed by `privateKey`. */
+/**
+ * DER CSR naming `identifiers` in SAN (and the first DNS name as CN), signed by `privateKey`. No IP
+ * address goes into the CN: OpenSSL checks a CN against the issuer's DNS name constraints.
+ */
 export async function buildCsr(
   identifiers: Identifier[],
   keys: { privateKey: KeyObject; publicKey: KeyObject },
@@ -24,6 +27,7 @@ export async function buildCsr(
   const alg =
     keys.privateKey.asymmetricKeyType === "rsa" ? ALGS.rsa! : ALGS[d?.namedCurve === "secp384r1" ? "P-384" : "P-256"]!;
   const subtle = webcrypto.subtle;
+  const firstDns = identifiers.find((i) => i.type === "dns");
   const privateKey = await subtle.importKey(
     "pkcs8",
     keys.privateKey.export({ type: "pkcs8", format: "der" }),
@@ -40,7 +44,7 @@ export async function buildCsr(
   );
   const csr = await x509.Pkcs10CertificateRequestGenerator.create(
     {
-      ...(opts.commonName !== false && identifiers[0] ? { name: `CN=${identifiers[0].value}` } : {}),
+      ...(opts.commonName !== false && firstDns ? { name: `CN=${firstDns.value}` } : {}),
       keys: { privateKey, publicKey } as CryptoKeyPair,
       signingAlgorithm: alg.sign,
       extensions: [

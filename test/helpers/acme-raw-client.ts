@@ -68,6 +68,8 @@ export interface PostOptions {
 export class RawAcmeClient {
   readonly agent: https.Agent;
   dir!: Record<string, string>;
+  /** where key authorizations go before a challenge is answered (the test's http-01 responder) */
+  publish?: (token: string, keyAuthorization: string) => void;
 
   constructor(
     readonly directoryUrl: string,
@@ -184,8 +186,11 @@ export class RawAccount {
         challenges: Array<{ type: string; url: string }>;
       };
       if (authz.status !== "pending") continue;
-      const ch = authz.challenges.find((x) => x.type === type);
+      const ch = authz.challenges.find((x) => x.type === type) as
+        | { type: string; url: string; token?: string }
+        | undefined;
       if (!ch) throw new Error(`no ${type} challenge`);
+      if (ch.token) this.c.publish?.(ch.token, `${ch.token}.${thumbprint(this.key)}`);
       const r = await this.post(ch.url, {});
       if (r.status !== 200) throw new Error(`challenge: ${r.status} ${r.body}`);
       for (let i = 0; i < 100; i++) {

@@ -76,7 +76,7 @@ export async function newOrder(
     notBefore,
     notAfter,
     {
-      maxValidityMs: profile.validitySeconds * 1000,
+      maxValidityMs: (profile.maxValiditySeconds ?? profile.validitySeconds) * 1000,
       maxBackdateMs: ctx.config.maxBackdateSeconds * 1000,
       maxFutureStartMs: ctx.config.maxFutureStartSeconds * 1000,
     },

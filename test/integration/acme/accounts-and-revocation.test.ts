@@ -1,12 +1,14 @@
 // Accounts (EAB, onlyReturnExisting, contact update, key rollover), private-trust pre-authorised
 // identifiers, revocation (by account, by certificate key, reasons), renewalInfo and `replaces`.
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatCertId } from "../../../appliance/acme/renewal-info.js";
 import { createEab } from "../../../appliance/acme/service/eab.js";
 import { buildCsr } from "../../../appliance/csr-builder.js";
-import { FakeCa } from "../../fakes/fake-ca.js";
-import { FakeValidator } from "../../fakes/fake-validator.js";
 import { type Harness, startHarness } from "../../helpers/acme-harness.js";
 import {
   type AccountKey,
@@ -18,15 +20,12 @@ import {
 } from "../../helpers/acme-raw-client.js";
 
 let h: Harness;
-let ca: FakeCa;
-let validator: FakeValidator;
 let c: RawAcmeClient;
 
 beforeAll(async () => {
-  ca = await FakeCa.create();
-  validator = new FakeValidator();
-  h = await startHarness({ ca, validator, acme: { eabRequired: true } });
-  c = await new RawAcmeClient(h.directoryUrl, ca.issuerChainPem()).init();
+  h = await startHarness({ acme: { eabRequired: true } });
+  c = await new RawAcmeClient(h.directoryUrl, h.rootPem).init();
+  c.publish = h.responder.publish;
 });
 afterAll(async () => {
   c?.close();
@@ -185,7 +184,7 @@ describe("keyChange", () => {
 describe("private trust: pre-authorised identifiers", () => {
   it("orders for identifiers the EAB credential pre-authorised need no challenge; others still do", async () => {
     const a = await eabAccount({ identifiers: ["*.line3.localhost", "127.0.0.0/24"] });
-    const calls = validator.calls.length;
+    const calls = h.responder.requests;
     const pre = await a.newOrder([
       { type: "dns", value: "plc1.line3.localhost" },
       { type: "ip", value: "127.0.0.9" },
@@ -204,7 +203,7 @@ describe("private trust: pre-authorised identifiers", () => {
       ),
     );
     expect(fin.json().status).toBe("valid");
-    expect(validator.calls.length).toBe(calls);
+    expect(h.responder.requests).toBe(calls);
     const other = await a.newOrder([{ type: "dns", value: "plc1.line4.localhost" }]);
     expect(other.body.status).toBe("pending");
   });
@@ -213,19 +212,25 @@ describe("private trust: pre-authorised identifiers", () => {
 describe("revocation", () => {
   it("by the owning account with a reason; twice is alreadyRevoked; bad reasons are refused", async () => {
     const a = await eabAccount();
-    const { der } = await issue(a, [{ type: "dns", value: "rev1.localhost" }]);
+    const { der, leaf } = await issue(a, [{ type: "dns", value: "rev1.localhost" }]);
+    const serial = leaf.serialNumber.toLowerCase();
     const certificate = der.toString("base64url");
     expectProblem(await a.post(c.dir.revokeCert!, { certificate, reason: 2 }), "badRevocationReason", 400);
     expectProblem(await a.post(c.dir.revokeCert!, { certificate, reason: 7 }), "badRevocationReason", 400);
     const r = await a.post(c.dir.revokeCert!, { certificate, reason: 1 });
     expect(r.status).toBe(200);
-    expect(ca.revokeCalls.at(-1)).toMatchObject({ reason: 1, by: { accountId: a.url.split("/").pop() } });
+    expect(await h.ca.status(serial)).toMatchObject({ status: "revoked", reason: 1 });
+    const audit = await h.db.get<{ actor: string }>(
+      "SELECT actor FROM audit_log WHERE type = 'certificate.revoked' AND subject = ?",
+      [`certificate:${serial}`],
+    );
+    expect(audit?.actor).toBe(`acme:account/${a.url.split("/").pop()}`);
     expectProblem(await a.post(c.dir.revokeCert!, { certificate }), "alreadyRevoked", 400);
   });
 
   it("by the certificate's own key (jwk), and not by any other key", async () => {
     const a = await eabAccount();
-    const { der, keys } = await issue(a, [{ type: "dns", value: "rev2.localhost" }]);
+    const { der, keys, leaf } = await issue(a, [{ type: "dns", value: "rev2.localhost" }]);
     const certificate = der.toString("base64url");
     const stranger = newAccountKey();
     expectProblem(await c.post(c.dir.revokeCert!, { certificate }, { key: stranger }), "unauthorized", 403);
@@ -237,18 +242,39 @@ describe("revocation", () => {
     };
     const r = await c.post(c.dir.revokeCert!, { certificate, reason: 1 }, { key: certKey });
     expect(r.status).toBe(200);
-    expect(ca.revokeCalls.at(-1)).toMatchObject({ reason: 1, by: { byCertificateKey: true } });
+    expect(await h.ca.status(leaf.serialNumber.toLowerCase())).toMatchObject({ status: "revoked", reason: 1 });
   });
 
   it("a certificate this CA did not issue is refused", async () => {
     const a = await eabAccount();
-    const other = await FakeCa.create();
-    const tls = await other.issue({
-      csr: await buildCsr([{ type: "dns", value: "x.localhost" }], generateKeyPairSync("ec", { namedCurve: "P-256" })),
-      identifiers: [{ type: "dns", value: "x.localhost" }],
-      requester: {},
-    });
-    expectProblem(await a.post(c.dir.revokeCert!, { certificate: tls.der.toString("base64url") }), "malformed", 404);
+    const dir = mkdtempSync(join(tmpdir(), "foreign-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(dir, "k.pem"),
+        "-out",
+        join(dir, "c.der"),
+        "-outform",
+        "DER",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=x.localhost",
+        "-addext",
+        "subjectAltName=DNS:x.localhost",
+      ],
+      { stdio: "pipe" },
+    );
+    const foreign = readFileSync(join(dir, "c.der"));
+    expectProblem(await a.post(c.dir.revokeCert!, { certificate: foreign.toString("base64url") }), "malformed", 404);
   });
 });
 
