@@ -13,6 +13,14 @@ const commands: Record<string, Command> = {
     summary: "verify the audit chain and its signed checkpoints offline",
     load: () => import("./commands/audit.js"),
   },
+  demo: {
+    summary: "run the whole appliance locally with demo keys (what npm start runs)",
+    load: () => import("./commands/demo.js"),
+  },
+  serve: {
+    summary: "run the appliance from a configuration file (production)",
+    load: () => import("./commands/serve.js"),
+  },
   eab: {
     summary: "External Account Binding credentials: create, list, revoke",
     load: () => import("./commands/eab.js"),

@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createEab, listEab, revokeEab } from "../../appliance/acme/service/eab.js";
+import { AuditLog, type CheckpointSigner } from "../../appliance/audit/index.js";
 import { loadServeConfig } from "../../appliance/config.js";
 import { Db } from "../../appliance/store/db.js";
 import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
@@ -16,6 +17,13 @@ const HELP = `usage:
 PATTERN pre-authorises identifiers for accounts bound with this credential (no challenge needed):
   plc7.line3.plant (exactly that name), *.line3.plant (any name below it), 10.20.0.0/16, fd00::/8.
 The CA's issuance policy still applies. Without --reusable a credential binds one account.`;
+
+/** This process appends audit entries but never signs checkpoints (the appliance's HSM key does). */
+const CHECKPOINTS_ELSEWHERE: CheckpointSigner = {
+  spki: Buffer.alloc(0),
+  defaultAlgorithm: "ecdsa-sha256",
+  sign: () => Promise.reject(new Error("audit checkpoints are signed by the running appliance")),
+};
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -41,6 +49,9 @@ export async function run(argv: string[]): Promise<number> {
   const dataDir = values.config ? loadServeConfig(values.config).dataDir : values["data-dir"];
   if (!dataDir) throw new CliError("--config FILE or --data-dir DIR is required");
   const db = await Db.open(join(dataDir, "plantroot.db"), { migrations: MIGRATIONS });
+  // creations and revocations go into the audit chain; the running appliance signs its checkpoints
+  const audit = new AuditLog(db, CHECKPOINTS_ELSEWHERE);
+  const actor = `operator:${process.env.SUDO_USER ?? process.env.USER ?? "unknown"}`;
   try {
     switch (sub) {
       case "create": {
@@ -58,6 +69,8 @@ export async function run(argv: string[]): Promise<number> {
             identifiers: values.identifier ?? [],
             reusable: values.reusable ?? false,
             ...(expiresAt ? { expiresAt } : {}),
+            audit,
+            actor,
           });
         } catch (e) {
           if (e instanceof RangeError) throw new CliError(e.message);
@@ -101,7 +114,7 @@ export async function run(argv: string[]): Promise<number> {
       case "revoke": {
         const kid = args[0];
         if (!kid) throw new CliError("the key ID to revoke is required");
-        if (!(await revokeEab(db, kid))) throw new CliError(`no active credential ${kid}`, 1);
+        if (!(await revokeEab(db, kid, { audit, actor }))) throw new CliError(`no active credential ${kid}`, 1);
         console.log(`revoked ${kid} (accounts already bound stay valid; deactivate them separately)`);
         return 0;
       }

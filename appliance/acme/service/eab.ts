@@ -1,6 +1,7 @@
 // EAB credentials as plant IT manages them (`plantroot eab create|list|revoke`) and as newAccount and
 // newOrder read them (MAC key, pre-authorised identifier patterns).
 import { randomBytes } from "node:crypto";
+import type { AuditLog } from "../../audit/index.js";
 import * as eabRepo from "../../store/acme/eab.js";
 import type { Db } from "../../store/db.js";
 import { type EabCredential, parsePattern } from "../eab.js";
@@ -17,6 +18,9 @@ export interface CreateEabOptions {
   reusable?: boolean;
   expiresAt?: Date;
   now?: Date;
+  /** record the creation (never the key) in the audit chain, in the same transaction */
+  audit?: AuditLog;
+  actor?: string;
 }
 
 /** Creates a credential; the HMAC key is returned once (base64url) and stored for verification. */
@@ -35,7 +39,22 @@ export async function createEab(
     ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
     boundAccounts: 0,
   };
-  await db.write((tx) => eabRepo.insertEab(tx, cred));
+  await db.write(async (tx) => {
+    await eabRepo.insertEab(tx, cred);
+    await opts.audit?.appendTx(tx, [
+      {
+        type: "eab.created",
+        actor: opts.actor ?? "operator",
+        subject: `eab:${cred.kid}`,
+        details: {
+          label: cred.label,
+          identifiers: cred.identifiers,
+          reusable: cred.reusable,
+          expiresAt: cred.expiresAt?.toISOString() ?? null,
+        },
+      },
+    ]);
+  });
   return { kid: cred.kid, hmacKey: cred.hmacKey.toString("base64url"), credential: cred };
 }
 
@@ -43,6 +62,15 @@ export function listEab(db: Db): Promise<EabCredential[]> {
   return eabRepo.listEab(db);
 }
 
-export function revokeEab(db: Db, kid: string, now = new Date()): Promise<boolean> {
-  return db.write((tx) => eabRepo.revokeEab(tx, kid, now));
+export function revokeEab(
+  db: Db,
+  kid: string,
+  opts: { now?: Date; audit?: AuditLog; actor?: string } = {},
+): Promise<boolean> {
+  return db.write(async (tx) => {
+    const done = await eabRepo.revokeEab(tx, kid, opts.now ?? new Date());
+    if (done)
+      await opts.audit?.appendTx(tx, [{ type: "eab.revoked", actor: opts.actor ?? "operator", subject: `eab:${kid}` }]);
+    return done;
+  });
 }
