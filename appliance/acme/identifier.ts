@@ -137,6 +137,10 @@ export function parseIdentifier(raw: unknown): IdentifierResult {
   if (typeof type !== "string" || typeof value !== "string")
     return { ok: false, reason: "identifier needs string fields type and value" };
   if (type === "dns") {
+    // some deployed clients (lego before RFC 8738 support, as in Debian) send IP addresses as dns
+    // identifiers; they are taken as the ip identifier they name (docs/acme-divergences.md)
+    const asIp = canonicalIp(value);
+    if (asIp) return { ok: true, identifier: { type: "ip", value: asIp }, wildcard: false };
     const r = parseDnsName(value);
     if (!r.ok) return { ok: false, reason: `${JSON.stringify(value)}: ${r.reason}` };
     return { ok: true, identifier: { type: "dns", value: r.name }, wildcard: r.wildcard };

@@ -201,7 +201,10 @@ describe("identifier policy", () => {
     const a = await RawAccount.create(c);
     const one = (v: unknown) => a.post(c.dir.newOrder!, { identifiers: [v] });
     expectProblem(await one({ type: "dns", value: "bad..localhost" }), "rejectedIdentifier", 400);
-    expectProblem(await one({ type: "dns", value: "127.0.0.1" }), "rejectedIdentifier", 400);
+    // an IP address sent as a dns identifier (older lego) is taken as the ip identifier it names
+    const asIp = await one({ type: "dns", value: "127.0.0.1" });
+    expect(asIp.status).toBe(201);
+    expect(asIp.json().identifiers).toEqual([{ type: "ip", value: "127.0.0.1" }]);
     expectProblem(await one({ type: "email", value: "a@b.localhost" }), "unsupportedIdentifier", 400);
     expectProblem(await a.post(c.dir.newOrder!, { identifiers: [] }), "malformed", 400);
     const ids = [{ type: "dns", value: "p.localhost" }];

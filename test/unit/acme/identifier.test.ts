@@ -112,6 +112,11 @@ describe("parseIdentifier and identifier sets", () => {
       wildcard: false,
     });
     expect(parseIdentifier({ type: "ip", value: "::0001" })).toMatchObject({ identifier: { value: "::1" } });
+    // older clients send IP addresses as dns identifiers: taken as the ip identifier
+    expect(parseIdentifier({ type: "dns", value: "127.0.0.1" })).toMatchObject({
+      identifier: { type: "ip", value: "127.0.0.1" },
+    });
+    expect(parseIdentifier({ type: "dns", value: "127.0.0.01" })).toMatchObject({ ok: false });
     expect(parseIdentifier({ type: "email", value: "a@b" })).toMatchObject({ ok: false, unsupportedType: true });
     expect(parseIdentifier({ type: "dns" })).toMatchObject({ ok: false });
     expect(parseIdentifier("x")).toMatchObject({ ok: false });
