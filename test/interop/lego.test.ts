@@ -35,7 +35,7 @@ function lego(e: InteropEnv, path: string, args: string[], extraEnv: Record<stri
   );
 }
 
-function issued(e: InteropEnv, path: string, name: string): { leaf: string; chain: string } {
+function issued(path: string, name: string): { leaf: string; chain: string } {
   const bundle = readFileSync(join(path, "certificates", `${name}.crt`), "utf8");
   const certs = pemCerts(bundle);
   return { leaf: certs[0]!, chain: certs.slice(1).join("") };
@@ -61,7 +61,7 @@ describe("lego", () => {
     const http01 = ["--http", "--http.port", `127.0.0.1:${env.http01}`];
     const r = await lego(env, path, ["--domains", "lego-a.localhost", ...http01, "run"]);
     expect(r.code, r.out).toBe(0);
-    const first = issued(env, path, "lego-a.localhost");
+    const first = issued(path, "lego-a.localhost");
     expect(sansOf(first.leaf)).toBe("DNS:lego-a.localhost");
     expect(opensslVerify(env, first.leaf, first.chain)).toMatch(/OK$/);
 
@@ -75,7 +75,7 @@ describe("lego", () => {
       "--no-random-sleep",
     ]);
     expect(renew.code, renew.out).toBe(0);
-    const second = issued(env, path, "lego-a.localhost");
+    const second = issued(path, "lego-a.localhost");
     expect(serialOf(second.leaf)).not.toBe(serialOf(first.leaf));
     expect(opensslVerify(env, second.leaf, second.chain)).toMatch(/OK$/);
 
@@ -111,7 +111,7 @@ describe("lego", () => {
     ]);
     const r = await lego(env, path, ["--csr", csr, "--http", "--http.port", `127.0.0.1:${env.http01}`, "run"]);
     expect(r.code, r.out).toBe(0);
-    const c = issued(env, path, "127.0.0.1");
+    const c = issued(path, "127.0.0.1");
     expect(sansOf(c.leaf)).toBe("IP Address:127.0.0.1");
     expect(opensslVerify(env, c.leaf, c.chain)).toMatch(/OK$/);
     const renew = await lego(env, path, [
@@ -126,7 +126,7 @@ describe("lego", () => {
       "--no-random-sleep",
     ]);
     expect(renew.code, renew.out).toBe(0);
-    const again = issued(env, path, "127.0.0.1");
+    const again = issued(path, "127.0.0.1");
     expect(serialOf(again.leaf)).not.toBe(serialOf(c.leaf));
     const rev = await lego(env, path, ["--domains", "127.0.0.1", "revoke"]);
     expect(rev.code, rev.out).toBe(0);
@@ -155,7 +155,7 @@ describe("lego", () => {
     expect(r.code, r.out).toBe(0);
     const bound = await env.h.db.get<{ n: number }>("SELECT count(*) AS n FROM acme_accounts WHERE eab_kid = ?", [kid]);
     expect(bound!.n).toBe(1);
-    const c = issued(env, path, "lego-b.localhost");
+    const c = issued(path, "lego-b.localhost");
     expect(opensslVerify(env, c.leaf, c.chain)).toMatch(/OK$/);
   });
 });
@@ -181,7 +181,7 @@ describe("lego dns-01 (rfc2136 into BIND)", () => {
       dns.legoEnv(),
     );
     expect(r.code, r.out).toBe(0);
-    const c = issued(denv, path, "plc9.plant.example");
+    const c = issued(path, "plc9.plant.example");
     expect(sansOf(c.leaf)).toBe("DNS:plc9.plant.example");
     expect(opensslVerify(denv, c.leaf, c.chain)).toMatch(/OK$/);
   });
