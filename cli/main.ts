@@ -13,6 +13,7 @@ const commands: Record<string, Command> = {
     summary: "verify the audit chain and its signed checkpoints offline",
     load: () => import("./commands/audit.js"),
   },
+  ceremony: { summary: "key ceremonies: enroll, dry-run, run, verify", load: () => import("./commands/ceremony.js") },
   demo: {
     summary: "run the whole appliance locally with demo keys (what npm start runs)",
     load: () => import("./commands/demo.js"),
