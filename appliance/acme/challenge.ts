@@ -69,9 +69,12 @@ export function requestValidation(ch: Challenge, authzStatus: string): { next: C
   return { next: { ...ch, status: "processing" }, start: true };
 }
 
-/** Applies the validator's result to a processing challenge. */
+/**
+ * Applies the validator's result to a challenge being validated (stored as processing, or still
+ * pending when the result came back before the request that started it was answered).
+ */
 export function completeValidation(ch: Challenge, result: ValidationResult, now: Date): Challenge {
-  if (ch.status !== "processing") return ch;
+  if (ch.status !== "processing" && ch.status !== "pending") return ch;
   if (result.ok) return { ...ch, status: "valid", validated: now, validationRecord: result.records, error: undefined };
   const p = result.problem ?? { type: "serverInternal", detail: "validation failed" };
   const problem = problems[p.type](p.detail).toJSON();

@@ -40,6 +40,71 @@ function wrap(conn: sqlite3.Database): Queryable {
   };
 }
 
+/**
+ * A connection's statements, prepared once and reused (preparing a statement per call costs more
+ * CPU than running it). Every call runs its statement to completion (`all`/`run`), so no statement
+ * is left mid-result holding a read transaction open. Bounded; evicted statements are finalized.
+ */
+class PreparedStatements implements Queryable {
+  private readonly cache = new Map<string, sqlite3.Statement>();
+
+  constructor(
+    private readonly conn: sqlite3.Database,
+    private readonly max = 512,
+  ) {}
+
+  private statement(sql: string): sqlite3.Statement {
+    let st = this.cache.get(sql);
+    if (st) {
+      this.cache.delete(sql);
+      this.cache.set(sql, st);
+      return st;
+    }
+    st = this.conn.prepare(sql, (err) => {
+      if (err) this.evict(sql, st!);
+    });
+    this.cache.set(sql, st);
+    if (this.cache.size > this.max) {
+      const [oldSql, oldSt] = this.cache.entries().next().value!;
+      this.evict(oldSql, oldSt);
+    }
+    return st;
+  }
+
+  private evict(sql: string, st: sqlite3.Statement): void {
+    if (this.cache.get(sql) === st) this.cache.delete(sql);
+    st.finalize(); // queued behind the statement's pending calls
+  }
+
+  run(sql: string, params: SqlParams = []): Promise<RunResult> {
+    const st = this.statement(sql);
+    return new Promise((resolve, reject) =>
+      st.run(params, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve({ changes: this.changes, lastID: this.lastID });
+      }),
+    );
+  }
+
+  async get<T>(sql: string, params: SqlParams = []): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+
+  all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
+    const st = this.statement(sql);
+    return new Promise((resolve, reject) =>
+      st.all(params, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows))),
+    );
+  }
+
+  /** Finalizes every statement (before the connection closes). */
+  finalizeAll(): Promise<void> {
+    const all = [...this.cache.values()];
+    this.cache.clear();
+    return Promise.all(all.map((st) => new Promise<void>((r) => st.finalize(() => r())))).then(() => undefined);
+  }
+}
+
 function openConn(path: string, mode: number): Promise<sqlite3.Database> {
   return new Promise((resolve, reject) => {
     const c = new sqlite3.Database(path, mode, (err) => (err ? reject(err) : resolve(c)));
@@ -68,8 +133,8 @@ export class Db implements Queryable {
   private queue: Job[] = [];
   private draining = false;
   private closed = false;
-  private readonly r: Queryable;
-  private readonly w: Queryable;
+  private readonly r: PreparedStatements;
+  private readonly w: PreparedStatements;
 
   private constructor(
     readonly path: string,
@@ -77,8 +142,8 @@ export class Db implements Queryable {
     private readonly reader: sqlite3.Database,
     private readonly maxBatch: number,
   ) {
-    this.r = wrap(reader);
-    this.w = wrap(writer);
+    this.r = new PreparedStatements(reader);
+    this.w = new PreparedStatements(writer);
   }
 
   static async open(path: string, opts: OpenOptions): Promise<Db> {
@@ -187,6 +252,7 @@ export class Db implements Queryable {
     if (this.closed) return;
     this.closed = true;
     while (this.draining || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    await Promise.all([this.r.finalizeAll(), this.w.finalizeAll()]);
     await new Promise<void>((resolve) => this.reader.close(() => resolve()));
     await new Promise<void>((resolve, reject) => this.writer.close((e) => (e ? reject(e) : resolve())));
   }

@@ -5,7 +5,7 @@
 import "reflect-metadata";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -51,6 +51,24 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+}
+
+/** CPU ticks per thread name (main thread vs libuv pool, V8 helpers, SoftHSM…) */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const key = tid === String(pid) ? "main" : name;
+      out.set(`${key} user`, (out.get(`${key} user`) ?? 0) + Number(f[11]));
+      out.set(`${key} sys`, (out.get(`${key} sys`) ?? 0) + Number(f[12]));
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return out;
 }
 
 function peakRssMb(pid: number): number {
@@ -179,6 +197,8 @@ async function startAppliance(dataDir: string): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
+      // BENCH_PROFILE=DIR writes a V8 CPU profile of each appliance run into DIR
+      ...(process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROFILE] : []),
       join(ROOT, "bin/plantroot.mjs"),
       "demo",
       "--data-dir",
@@ -322,9 +342,18 @@ async function runOne(
     });
     await driver.run(accounts, opts(0, WARMUP));
     const cpu0 = cpuTicks(server.pid);
+    const threads0 = process.env.BENCH_THREADS ? threadTicks(server.pid) : undefined;
     const drv0 = process.cpuUsage();
     const result = await driver.run(accounts, opts(WARMUP, ORDERS));
     const cpu1 = cpuTicks(server.pid);
+    if (threads0) {
+      const t1 = threadTicks(server.pid);
+      const per = [...t1].map(
+        ([k, v]) =>
+          `${k} ${(((v - (threads0.get(k) ?? 0)) * 1000) / CLK_TCK / Math.max(1, result.completed)).toFixed(2)}`,
+      );
+      console.log(`  ${server.name} CPU ms/cert by thread: ${per.join(", ")}`);
+    }
     const drv = process.cpuUsage(drv0);
     const certs = Math.max(1, result.completed);
     return {

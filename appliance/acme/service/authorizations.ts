@@ -4,6 +4,8 @@ import { isApplianceError } from "../../errors.js";
 import * as authzRepo from "../../store/acme/authorizations.js";
 import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
+import type { Queryable } from "../../store/db.js";
+import type { ChallengeType } from "../../validation/api.js";
 import { type Authorization, authorizationStatusAt, deactivateAuthorization, withChallenge } from "../authorization.js";
 import { type Challenge, requestValidation } from "../challenge.js";
 import { problems } from "../problems.js";
@@ -26,53 +28,69 @@ function owned(a: Versioned<Authorization> | undefined, accountId: string): Vers
 /**
  * Read-modify-write of one authorization row as a compare-and-set on its version: `change` gets the
  * current row and returns the next one (or the same object for no change). A concurrent writer
- * makes the CAS fail; the change is then recomputed on a fresh read, at most 5 times.
+ * makes the CAS fail; the change is then recomputed on a fresh read, at most 5 times. `also` runs in
+ * the same transaction (orders the change affects).
  */
 export async function updateAuthorization(
   ctx: ServiceContext,
   first: Versioned<Authorization>,
   change: (a: Versioned<Authorization>) => Authorization,
-  also?: (tx: import("../../store/db.js").Queryable, next: Versioned<Authorization>) => Promise<void>,
+  also?: (tx: Queryable, next: Versioned<Authorization>) => Promise<string | undefined>,
 ): Promise<{ before: Versioned<Authorization>; after: Versioned<Authorization> }> {
   let cur = first;
   for (let attempt = 0; ; attempt++) {
     const next = change(cur);
     if (next === cur) return { before: cur, after: cur };
     try {
-      const after = await ctx.db.write(async (tx) => {
+      const { saved, touchedOrder } = await ctx.db.write(async (tx) => {
         const saved = await authzRepo.updateAuthorization(tx, { ...next, version: cur.version });
-        if (also) await also(tx, saved);
-        return saved;
+        return { saved, touchedOrder: also ? await also(tx, saved) : undefined };
       });
-      return { before: cur, after };
+      ctx.cache.putAuthorization(saved);
+      if (touchedOrder) ctx.cache.forgetOrder(touchedOrder);
+      return { before: cur, after: saved };
     } catch (e) {
       if (!isApplianceError(e, "conflict") || attempt >= 4) throw e;
-      const fresh = await authzRepo.getAuthorization(ctx.db, cur.id);
+      ctx.cache.forgetAuthorization(cur.id);
+      const fresh = await ctx.cache.authorization(ctx.db, cur.id);
       if (!fresh) throw problems.malformed("no such authorization", { status: 404 });
       cur = fresh;
     }
   }
 }
 
-export async function getAuthorization(ctx: ServiceContext, accountId: string, id: string): Promise<AuthorizationView> {
-  const authz = owned(await authzRepo.getAuthorization(ctx.db, id), accountId);
-  return { authz, status: authorizationStatusAt(authz, ctx.now()), challenges: authz.challenges };
+/** Challenges being validated right now show as processing even before that is stored. */
+function overlay(queue: ValidationQueue, a: Authorization): Challenge[] {
+  return a.challenges.map((c) =>
+    c.status === "pending" && queue.isRunning(a.id, c.type) ? { ...c, status: "processing" } : c,
+  );
+}
+
+export async function getAuthorization(
+  ctx: ServiceContext,
+  queue: ValidationQueue,
+  accountId: string,
+  id: string,
+): Promise<AuthorizationView> {
+  const authz = owned(await ctx.cache.authorization(ctx.db, id), accountId);
+  return { authz, status: authorizationStatusAt(authz, ctx.now()), challenges: overlay(queue, authz) };
 }
 
 /** RFC 8555 §7.5.2 */
 export async function deactivate(ctx: ServiceContext, accountId: string, id: string): Promise<AuthorizationView> {
-  const first = owned(await authzRepo.getAuthorization(ctx.db, id), accountId);
+  const first = owned(await ctx.cache.authorization(ctx.db, id), accountId);
   const { after } = await updateAuthorization(
     ctx,
     first,
     (a) => deactivateAuthorization(a, ctx.now()),
     async (tx, a) => {
-      if (a.orderId)
-        await ordersRepo.invalidatePendingOrder(
-          tx,
-          a.orderId,
-          problems.unauthorized("an authorization was deactivated").toJSON(),
-        );
+      if (!a.orderId) return undefined;
+      await ordersRepo.invalidatePendingOrder(
+        tx,
+        a.orderId,
+        problems.unauthorized("an authorization was deactivated").toJSON(),
+      );
+      return a.orderId;
     },
   );
   return { authz: after, status: after.status, challenges: after.challenges };
@@ -85,21 +103,29 @@ export interface ChallengeView {
 
 async function ownedChallenge(ctx: ServiceContext, accountId: string, id: string) {
   const ref = authzRepo.parseChallengeId(id);
-  const authz = ref && (await authzRepo.getAuthorization(ctx.db, ref.authorizationId));
+  const authz = ref && (await ctx.cache.authorization(ctx.db, ref.authorizationId));
   const ch = authz?.challenges.find((c) => c.type === ref!.type);
   if (!authz || !ch) throw problems.malformed("no such challenge", { status: 404 });
   owned(authz, accountId);
   return { authz, ch };
 }
 
-export async function getChallenge(ctx: ServiceContext, accountId: string, id: string): Promise<ChallengeView> {
+export async function getChallenge(
+  ctx: ServiceContext,
+  queue: ValidationQueue,
+  accountId: string,
+  id: string,
+): Promise<ChallengeView> {
   const { authz, ch } = await ownedChallenge(ctx, accountId, id);
-  return { challenge: ch, authorizationId: authz.id };
+  return { challenge: overlay(queue, authz).find((c) => c.type === ch.type)!, authorizationId: authz.id };
 }
 
 /**
- * RFC 8555 §7.5.1: the client says it is ready. pending → processing and the validation goes into the
- * queue; the answer waits up to `challengeWaitMs` for the result so a quick validation needs no poll.
+ * RFC 8555 §7.5.1: the client says it is ready. The validation goes into the queue at once and the
+ * answer waits up to `challengeWaitMs` for its result: a quick validation is stored in one write
+ * (pending → valid | invalid) and needs no poll. A slower one is stored as processing before the
+ * answer, so polls and a restart see it; a crash before any answer leaves the challenge pending,
+ * which is what the client was told (nothing).
  */
 export async function respondToChallenge(
   ctx: ServiceContext,
@@ -108,16 +134,24 @@ export async function respondToChallenge(
   id: string,
 ): Promise<ChallengeView> {
   const { authz, ch } = await ownedChallenge(ctx, accountId, id);
-  if (ch.status === "pending") ctx.limits.check("failedValidationsPerAccount", accountId, "failed validations");
-  let started = false;
-  const { after } = await updateAuthorization(ctx, authz, (a) => {
-    const cur = a.challenges.find((c) => c.type === ch.type)!;
-    const r = requestValidation(cur, authorizationStatusAt(a, ctx.now()));
-    started = r.start;
-    return r.start ? withChallenge(a, r.next) : a;
-  });
-  const current = after.challenges.find((c) => c.type === ch.type)!;
-  if (!started) return { challenge: current, authorizationId: authz.id };
-  const finished = await within(queue.enqueue(after, ch.type), ctx.config.challengeWaitMs);
-  return { challenge: finished ?? current, authorizationId: authz.id };
+  const view = (c: Challenge | undefined) => ({ challenge: c ?? ch, authorizationId: authz.id });
+  if (ch.status !== "pending") return view(ch);
+  let done: Promise<Challenge | undefined>;
+  if (queue.isRunning(authz.id, ch.type)) {
+    done = queue.enqueue(authz, ch.type);
+  } else {
+    // the transition check (the authorization must still be pending) before anything starts
+    requestValidation(ch, authorizationStatusAt(authz, ctx.now()));
+    ctx.limits.check("failedValidationsPerAccount", accountId, "failed validations");
+    done = queue.enqueue(authz, ch.type);
+  }
+  const finished = await within(done, ctx.config.challengeWaitMs);
+  if (finished) return view(finished);
+  const { after } = await updateAuthorization(ctx, authz, (a) => markProcessing(a, ch.type));
+  return view(after.challenges.find((c) => c.type === ch.type));
+}
+
+function markProcessing(a: Versioned<Authorization>, type: ChallengeType): Authorization {
+  const cur = a.challenges.find((c) => c.type === type);
+  return cur?.status === "pending" ? withChallenge(a, { ...cur, status: "processing" }) : a;
 }

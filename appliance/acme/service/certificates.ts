@@ -1,7 +1,6 @@
 // Certificate resources: download as application/pem-certificate-chain (RFC 8555 §7.4.2),
 // revokeCert by the owning account or by the certificate's key (§7.6), renewalInfo (RFC 9773).
 import * as authzRepo from "../../store/acme/authorizations.js";
-import * as ordersRepo from "../../store/acme/orders.js";
 import type { Account } from "../account.js";
 import { parseCertificate, toPem } from "../certificate.js";
 import { authorizationIdentifier } from "../identifier.js";
@@ -12,7 +11,7 @@ import type { ServiceContext } from "./context.js";
 
 /** The PEM chain (leaf, then the issuing CA chain) of a certificate the account ordered. */
 export async function certificateChain(ctx: ServiceContext, accountId: string, serial: string): Promise<string> {
-  const order = await ordersRepo.getOrderBySerial(ctx.db, serial);
+  const order = await ctx.cache.orderBySerial(ctx.db, serial);
   if (!order) throw problems.malformed("no such certificate", { status: 404 });
   if (order.accountId !== accountId) throw problems.unauthorized("the certificate belongs to another account");
   const cert = await ctx.ca.getCertificate(serial);

@@ -6,6 +6,7 @@ import type { CertificateAuthority } from "../../ca/api.js";
 import type { Db } from "../../store/db.js";
 import type { ChallengeType, Validator } from "../../validation/api.js";
 import type { AccountKeyCache } from "../account-keys.js";
+import type { RecordCache } from "./cache.js";
 import type { Links } from "../links.js";
 import { DEFAULT_RATE_LIMITS, type RateLimitConfig, type RateLimiter } from "../rate-limits.js";
 
@@ -81,6 +82,7 @@ export interface ServiceContext {
   config: AcmeConfig;
   limits: RateLimiter;
   keys: AccountKeyCache;
+  cache: RecordCache;
   events: AcmeEvents;
   log: Logger;
   now: () => Date;

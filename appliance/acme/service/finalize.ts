@@ -1,5 +1,6 @@
-// Finalize (RFC 8555 §7.4): CSR checks against the order, ready → processing, issuance through the
-// CA contract off the request path, processing → valid | invalid; resumes after a restart.
+// Finalize (RFC 8555 §7.4): CSR checks against the order, ready → processing → valid | invalid,
+// issuance through the CA contract. A quick issuance is stored in one write (ready → valid); a slow
+// one is stored as processing (with the CSR) before the answer, and resumed after a restart.
 import { isApplianceError } from "../../errors.js";
 import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
@@ -14,6 +15,7 @@ import { getOrder, type OrderView } from "./orders.js";
 type Outcome = { order: Versioned<Order>; problem?: undefined } | { order?: Versioned<Order>; problem: AcmeProblem };
 
 export class Finalizer {
+  /** orders being issued in this process: the claim that makes concurrent finalize requests lose */
   private readonly running = new Map<string, Promise<Outcome | undefined>>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -25,7 +27,8 @@ export class Finalizer {
     if (typeof payload.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(payload.csr))
       throw problems.malformed("csr must be a base64url-encoded DER CSR");
     const view = await getOrder(ctx, accountId, orderId);
-    const processing = beginFinalize(view.order, view.status);
+    if (this.running.has(orderId)) throw problems.orderNotReady("the order is processing");
+    beginFinalize(view.order, view.status); // throws orderNotReady unless ready
     const der = Buffer.from(payload.csr, "base64url");
     // structure and identifiers here; the CA verifies the CSR signature and key before it signs
     const csr = parseCsr(der, { verifySignature: false });
@@ -40,20 +43,20 @@ export class Finalizer {
         }`,
       );
     }
-    // compare-and-set on the order's version: of concurrent finalize requests exactly one wins
-    let stored: Versioned<Order>;
-    try {
-      stored = await ctx.db.write((tx) =>
-        ordersRepo.updateOrder(tx, { ...processing, version: view.order.version }, der),
-      );
-    } catch (e) {
-      if (isApplianceError(e, "conflict")) throw problems.orderNotReady("the order changed (finalized concurrently?)");
-      throw e;
-    }
-    const outcome = await within(this.start(stored, der), ctx.config.finalizeWaitMs);
+    // claimed synchronously after the checks: no await between running.has() and here
+    const outcome = await within(this.start(view.order, der), ctx.config.finalizeWaitMs);
     if (outcome?.problem) throw outcome.problem;
     if (outcome?.order) return { order: outcome.order, status: outcome.order.status };
-    return { order: stored, status: "processing" };
+    // the CA is slow (HSM busy or briefly unavailable): store processing so polls and restarts see it
+    const stored = await this.write(view.order, (o) =>
+      o.status === "pending" || o.status === "ready" ? { next: beginFinalize(o, "ready"), csr: der } : undefined,
+    );
+    return { order: stored, status: stored.status };
+  }
+
+  /** Is this order being issued right now (stored as ready while a quick issuance runs)? */
+  isRunning(orderId: string): boolean {
+    return this.running.has(orderId);
   }
 
   /** Re-runs issuance for orders a previous run left `processing` (the CSR was stored with them). */
@@ -76,6 +79,34 @@ export class Finalizer {
     await within(Promise.allSettled([...this.running.values()]), graceMs);
   }
 
+  /**
+   * Compare-and-set write of an order with re-read on conflict: `change` gets the current order and
+   * returns the next one (or undefined: leave it). Returns what is stored afterwards.
+   */
+  private async write(
+    first: Versioned<Order>,
+    change: (o: Versioned<Order>) => { next: Order; csr?: Buffer } | undefined,
+  ): Promise<Versioned<Order>> {
+    const { ctx } = this;
+    let cur = first;
+    for (let attempt = 0; ; attempt++) {
+      const c = change(cur);
+      if (!c) return cur;
+      try {
+        const saved = await ctx.db.write((tx) =>
+          ordersRepo.updateOrder(tx, { ...c.next, version: cur.version }, c.csr),
+        );
+        return ctx.cache.putOrder(saved);
+      } catch (e) {
+        if (!isApplianceError(e, "conflict") || attempt >= 4) throw e;
+        ctx.cache.forgetOrder(cur.id);
+        const fresh = await ordersRepo.getOrder(ctx.db, cur.id);
+        if (!fresh) throw e;
+        cur = ctx.cache.putOrder(fresh);
+      }
+    }
+  }
+
   /** Issues once per order; resolves with the stored result (or the client-facing problem). */
   private start(order: Versioned<Order>, csr: Buffer): Promise<Outcome | undefined> {
     const existing = this.running.get(order.id);
@@ -88,6 +119,7 @@ export class Finalizer {
   private async issue(order: Versioned<Order>, csr: Buffer): Promise<Outcome | undefined> {
     const { ctx } = this;
     const started = performance.now();
+    const open = (o: Versioned<Order>) => o.status === "pending" || o.status === "ready" || o.status === "processing";
     try {
       const cert = await ctx.ca.issue({
         csr,
@@ -101,20 +133,24 @@ export class Finalizer {
           ...(order.replaces ? { replaces: order.replaces } : {}),
         },
       });
-      const valid = await ctx.db.write((tx) =>
-        ordersRepo.updateOrder(tx, { ...completeFinalize(order, cert.serial), version: order.version }),
-      );
+      const valid = await this.write(order, (o) => (open(o) ? { next: completeFinalize(o, cert.serial) } : undefined));
       ctx.events.issued(performance.now() - started);
       return { order: valid };
     } catch (e) {
       const now = ctx.now();
       if (isApplianceError(e, "unavailable") && now.getTime() < order.expires.getTime() && !this.closed) {
-        // HSM or disk briefly unavailable: the order stays processing and issuance is retried
+        // HSM or disk briefly unavailable: the order stays (or becomes) processing; issuance is retried
         ctx.log.warn("issuance postponed", { order: order.id, error: e.message });
+        await this.write(order, (o) =>
+          o.status === "pending" || o.status === "ready" ? { next: beginFinalize(o, "ready"), csr } : undefined,
+        ).catch((err) =>
+          ctx.log.error("could not store the processing order", { order: order.id, error: String(err) }),
+        );
         const t = setTimeout(
-          () => {
+          async () => {
             this.retryTimers.delete(t);
-            void this.start(order, csr);
+            const cur = await ctx.cache.order(ctx.db, order.id).catch(() => undefined);
+            if (cur?.status === "processing") void this.start(cur, csr);
           },
           (e.retryAfter ?? 5) * 1000,
         );
@@ -129,12 +165,12 @@ export class Finalizer {
           cause: String((e as Error)?.cause ?? ""),
         });
       ctx.events.issuanceFailed(isApplianceError(e) ? e.kind : "internal");
-      const invalid = await ctx.db
-        .write((tx) => ordersRepo.updateOrder(tx, { ...failFinalize(order, problem.toJSON()), version: order.version }))
-        .catch((err) => {
-          ctx.log.error("could not record the failed issuance", { order: order.id, error: String(err) });
-          return undefined;
-        });
+      const invalid = await this.write(order, (o) =>
+        open(o) ? { next: failFinalize(o, problem.toJSON()) } : undefined,
+      ).catch((err) => {
+        ctx.log.error("could not record the failed issuance", { order: order.id, error: String(err) });
+        return undefined;
+      });
       return { ...(invalid ? { order: invalid } : {}), problem };
     }
   }

@@ -19,6 +19,7 @@ import {
   NO_EVENTS,
   type ServiceContext,
 } from "./context.js";
+import { RecordCache } from "./cache.js";
 import { Finalizer } from "./finalize.js";
 import * as orders from "./orders.js";
 import { ValidationQueue } from "./validation-queue.js";
@@ -57,6 +58,7 @@ export class AcmeService {
       config,
       limits: new RateLimiter(config.rateLimits, () => now().getTime()),
       keys: new AccountKeyCache(),
+      cache: new RecordCache(),
       events: opts.events ?? NO_EVENTS,
       log: opts.log ?? SILENT_LOG,
       now,
@@ -102,20 +104,22 @@ export class AcmeService {
   newOrder(account: Account, payload: Record<string, unknown>, clientAddress: string) {
     return orders.newOrder(this.ctx, account, payload, clientAddress);
   }
-  getOrder(accountId: string, orderId: string) {
-    return orders.getOrder(this.ctx, accountId, orderId);
+  async getOrder(accountId: string, orderId: string): Promise<orders.OrderView> {
+    const v = await orders.getOrder(this.ctx, accountId, orderId);
+    // an order whose issuance is running shows as processing before that is stored
+    return v.status === "ready" && this.finalizer.isRunning(orderId) ? { ...v, status: "processing" } : v;
   }
   finalize(accountId: string, orderId: string, payload: Record<string, unknown>) {
     return this.finalizer.finalize(accountId, orderId, payload);
   }
   getAuthorization(accountId: string, id: string) {
-    return authorizations.getAuthorization(this.ctx, accountId, id);
+    return authorizations.getAuthorization(this.ctx, this.queue, accountId, id);
   }
   deactivateAuthorization(accountId: string, id: string) {
     return authorizations.deactivate(this.ctx, accountId, id);
   }
   getChallenge(accountId: string, id: string) {
-    return authorizations.getChallenge(this.ctx, accountId, id);
+    return authorizations.getChallenge(this.ctx, this.queue, accountId, id);
   }
   respondToChallenge(accountId: string, id: string) {
     return authorizations.respondToChallenge(this.ctx, this.queue, accountId, id);

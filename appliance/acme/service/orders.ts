@@ -4,7 +4,6 @@ import type { Identifier } from "../../ca/api.js";
 import * as authzRepo from "../../store/acme/authorizations.js";
 import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
-import type { Queryable } from "../../store/db.js";
 import type { Account } from "../account.js";
 import { type Authorization, authorizationStatusAt } from "../authorization.js";
 import { challengeTypesFor, newToken } from "../challenge.js";
@@ -109,7 +108,9 @@ export async function newOrder(
   const validLifetime = ctx.config.validAuthorizationLifetimeSeconds * 1000;
 
   const orderId = newId();
+  const created: Versioned<Authorization>[] = [];
   const order = await ctx.db.write(async (tx) => {
+    created.length = 0;
     const authzIds: string[] = [];
     const statuses: Authorization["status"][] = [];
     const seen = new Set<string>();
@@ -152,7 +153,7 @@ export async function newOrder(
               status: "pending" as const,
             })),
       };
-      await authzRepo.insertAuthorization(tx, authz);
+      created.push(await authzRepo.insertAuthorization(tx, authz));
       if (authz.expires.getTime() < expires.getTime()) expires = authz.expires;
       authzIds.push(authz.id);
       statuses.push(authz.status);
@@ -173,6 +174,8 @@ export async function newOrder(
     // stored status stays pending: ready is derived from the authorizations when read
     return { stored: await ordersRepo.insertOrder(tx, o), status: orderStatusAt(o, statuses, now) };
   });
+  for (const a of created) ctx.cache.putAuthorization(a);
+  ctx.cache.putOrder(order.stored);
   ctx.events.orderCreated();
   return { order: order.stored, status: order.status };
 }
@@ -204,21 +207,17 @@ async function checkReplaces(ctx: ServiceContext, account: Account, certId: stri
 
 /** The order with its status at read time; unauthorized for another account's order. */
 export async function getOrder(ctx: ServiceContext, accountId: string, orderId: string): Promise<OrderView> {
-  const order = await ordersRepo.getOrder(ctx.db, orderId);
+  const order = await ctx.cache.order(ctx.db, orderId);
   if (!order) throw problems.malformed("no such order", { status: 404 });
   if (order.accountId !== accountId) throw problems.unauthorized("the order belongs to another account");
   return viewOrder(ctx, order);
 }
 
-/** The order's status at read time; `q` is the transaction when called inside one. */
-export async function viewOrder(
-  ctx: ServiceContext,
-  order: Versioned<Order>,
-  q: Queryable = ctx.db,
-): Promise<OrderView> {
+/** The order with its status at read time (expiry, and readiness from its authorizations). */
+export async function viewOrder(ctx: ServiceContext, order: Versioned<Order>): Promise<OrderView> {
   const now = ctx.now();
   if (order.status !== "pending" && order.status !== "ready") return { order, status: order.status };
-  const authzs = await authzRepo.getAuthorizations(q, order.authorizationIds);
+  const authzs = await ctx.cache.authorizations(ctx.db, order.authorizationIds);
   const status = orderStatusAt(
     order,
     authzs.map((a) => authorizationStatusAt(a, now)),

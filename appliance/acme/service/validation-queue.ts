@@ -51,6 +51,11 @@ export class ValidationQueue {
     return n;
   }
 
+  /** Is this challenge being validated (queued or running) right now? */
+  isRunning(authzId: string, type: ChallengeType): boolean {
+    return this.inFlight.has(authzRepo.challengeId(authzId, type));
+  }
+
   get pending(): number {
     return this.waiting.length + this.running;
   }
@@ -93,7 +98,7 @@ export class ValidationQueue {
   private async validateAndApply({ authz, type }: Job): Promise<Challenge | undefined> {
     const { ctx } = this;
     const ch = authz.challenges.find((c) => c.type === type);
-    if (ch?.status !== "processing") return ch;
+    if (ch?.status !== "processing" && ch?.status !== "pending") return ch;
     const account = ctx.keys.get(authz.accountId)?.account ?? (await accountsRepo.getAccount(ctx.db, authz.accountId));
     if (!account) return ch;
     const started = performance.now();
@@ -119,7 +124,7 @@ export class ValidationQueue {
       authz,
       (a) => {
         const cur = a.challenges.find((c) => c.type === type);
-        if (cur?.status !== "processing") return a;
+        if (cur?.status !== "processing" && cur?.status !== "pending") return a;
         const done = completeValidation(cur, result, now);
         return onChallengeFinished(
           withChallenge(a, done),
@@ -129,12 +134,13 @@ export class ValidationQueue {
         );
       },
       async (tx, a) => {
-        if (a.status === "invalid" && a.orderId)
-          await ordersRepo.invalidatePendingOrder(
-            tx,
-            a.orderId,
-            problems.unauthorized(`the authorization for ${a.identifier.value} failed`).toJSON(),
-          );
+        if (a.status !== "invalid" || !a.orderId) return undefined;
+        await ordersRepo.invalidatePendingOrder(
+          tx,
+          a.orderId,
+          problems.unauthorized(`the authorization for ${a.identifier.value} failed`).toJSON(),
+        );
+        return a.orderId;
       },
     );
     return after.challenges.find((c) => c.type === type);
