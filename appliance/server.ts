@@ -83,6 +83,7 @@ function harden(server: http.Server, l: ServerLimits): void {
 
 export class ApplianceServer {
   private renewTimer?: NodeJS.Timeout;
+  private tls?: TlsIdentity;
 
   private constructor(
     readonly service: AcmeService,
@@ -154,6 +155,8 @@ export class ApplianceServer {
 
     // the ACME listener binds first: with port 0 the origin needs the chosen port
     const acmeServer = https.createServer({
+      // how often header/request timeouts are enforced (Node's default is every 30 s)
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
       key: o.tls.current.key,
       cert: o.tls.current.cert,
       minVersion: "TLSv1.2",
@@ -191,10 +194,13 @@ export class ApplianceServer {
     });
     acmeServer.on("request", app.callback());
 
-    const pkiServer = http.createServer({ maxHeaderSize: limits.maxHeaderBytes }, (req, res) => {
-      if (o.pkiHandler) return o.pkiHandler(req, res);
-      res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
-    });
+    const pkiServer = http.createServer(
+      { maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) },
+      (req, res) => {
+        if (o.pkiHandler) return o.pkiHandler(req, res);
+        res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
+      },
+    );
     harden(pkiServer, limits);
     const httpPort = await listen(pkiServer, o.listen.httpPort, o.listen.host);
 
@@ -224,17 +230,22 @@ export class ApplianceServer {
 
   /** Checks the HTTPS certificate hourly and swaps in a renewed one without a restart. */
   private scheduleRenewal(tls: TlsIdentity): void {
+    this.tls = tls;
     this.renewTimer = setInterval(() => {
       if (!tls.due()) return;
-      tls
-        .renew()
-        .then((m) => {
-          this.acme.setSecureContext({ key: m.key, cert: m.cert });
-          this.log.info("renewed the appliance's HTTPS certificate", { notAfter: m.notAfter.toISOString() });
-        })
-        .catch((e) => this.log.error("could not renew the appliance's HTTPS certificate", { error: String(e) }));
+      this.renewTls().catch((e) =>
+        this.log.error("could not renew the appliance's HTTPS certificate", { error: String(e) }),
+      );
     }, 3600_000);
     this.renewTimer.unref();
+  }
+
+  /** Issues a fresh HTTPS certificate through the CA and serves it to new connections at once. */
+  async renewTls(): Promise<Date> {
+    const m = await this.tls!.renew();
+    this.acme.setSecureContext({ key: m.key, cert: m.cert, minVersion: "TLSv1.2" });
+    this.log.info("renewed the appliance's HTTPS certificate", { notAfter: m.notAfter.toISOString() });
+    return m.notAfter;
   }
 
   async close(graceMs = 5000): Promise<void> {

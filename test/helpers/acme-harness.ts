@@ -12,6 +12,7 @@ import { type RunningAppliance, startAppliance } from "../../appliance/appliance
 import { bootstrapDemoPki } from "../../appliance/ca/bootstrap.js";
 import type { Ca } from "../../appliance/ca/ca.js";
 import { jsonLogger } from "../../appliance/log.js";
+import type { ServerLimits } from "../../appliance/server.js";
 import type { Db } from "../../appliance/store/db.js";
 import { demoValidationConfig } from "../../appliance/validation/index.js";
 import { HsmToken } from "../../hsm/index.js";
@@ -90,6 +91,7 @@ export interface HarnessOptions {
   acme?: Partial<AcmeConfig>;
   /** reuse an earlier harness's directory and token (restart tests) */
   reuse?: { dir: string; tokenLabel: string };
+  limits?: Partial<ServerLimits>;
   /** validation config instead of the demo one (ports of the responder are passed in) */
   validation?: (ports: { http01: number }) => unknown;
 }
@@ -133,6 +135,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     listen: { host: "127.0.0.1", port: 0, httpPort, metricsHost: "127.0.0.1", metricsPort: 0 },
     tlsNames: [{ type: "ip", value: "127.0.0.1" }],
     acme: { eabRequired: false, ...o.acme },
+    ...(o.limits ? { limits: o.limits } : {}),
     log: jsonLogger(sink),
   });
   return {
