@@ -46,38 +46,44 @@ function wrap(conn: sqlite3.Database): Queryable {
  * is left mid-result holding a read transaction open. Bounded; evicted statements are finalized.
  */
 class PreparedStatements implements Queryable {
-  private readonly cache = new Map<string, sqlite3.Statement>();
+  /** resolved once the statement is prepared; a statement that fails to prepare is not cached */
+  private readonly cache = new Map<string, Promise<sqlite3.Statement>>();
 
   constructor(
     private readonly conn: sqlite3.Database,
     private readonly max = 512,
   ) {}
 
-  private statement(sql: string): sqlite3.Statement {
-    let st = this.cache.get(sql);
-    if (st) {
+  private statement(sql: string): Promise<sqlite3.Statement> {
+    let p = this.cache.get(sql);
+    if (p) {
       this.cache.delete(sql);
-      this.cache.set(sql, st);
-      return st;
+      this.cache.set(sql, p);
+      return p;
     }
-    st = this.conn.prepare(sql, (err) => {
-      if (err) this.evict(sql, st!);
+    // node-sqlite3 never calls back calls queued on a statement whose preparation failed: wait for it
+    const prepared = new Promise<sqlite3.Statement>((resolve, reject) => {
+      const st = this.conn.prepare(sql, (err) => {
+        if (!err) return resolve(st);
+        if (this.cache.get(sql) === prepared) this.cache.delete(sql);
+        reject(err);
+      });
     });
-    this.cache.set(sql, st);
+    p = prepared;
+    this.cache.set(sql, p);
     if (this.cache.size > this.max) {
-      const [oldSql, oldSt] = this.cache.entries().next().value!;
-      this.evict(oldSql, oldSt);
+      const [oldSql, old] = this.cache.entries().next().value!;
+      this.cache.delete(oldSql);
+      old.then(
+        (st) => st.finalize(), // queued behind the statement's pending calls
+        () => undefined,
+      );
     }
-    return st;
+    return p;
   }
 
-  private evict(sql: string, st: sqlite3.Statement): void {
-    if (this.cache.get(sql) === st) this.cache.delete(sql);
-    st.finalize(); // queued behind the statement's pending calls
-  }
-
-  run(sql: string, params: SqlParams = []): Promise<RunResult> {
-    const st = this.statement(sql);
+  async run(sql: string, params: SqlParams = []): Promise<RunResult> {
+    const st = await this.statement(sql);
     return new Promise((resolve, reject) =>
       st.run(params, function (this: sqlite3.RunResult, err: Error | null) {
         if (err) reject(err);
@@ -90,18 +96,25 @@ class PreparedStatements implements Queryable {
     return (await this.all<T>(sql, params))[0];
   }
 
-  all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
-    const st = this.statement(sql);
+  async all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
+    const st = await this.statement(sql);
     return new Promise((resolve, reject) =>
       st.all(params, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows))),
     );
   }
 
   /** Finalizes every statement (before the connection closes). */
-  finalizeAll(): Promise<void> {
+  async finalizeAll(): Promise<void> {
     const all = [...this.cache.values()];
     this.cache.clear();
-    return Promise.all(all.map((st) => new Promise<void>((r) => st.finalize(() => r())))).then(() => undefined);
+    await Promise.all(
+      all.map((p) =>
+        p.then(
+          (st) => new Promise<void>((r) => st.finalize(() => r())),
+          () => undefined,
+        ),
+      ),
+    );
   }
 }
 
@@ -200,6 +213,27 @@ export class Db implements Queryable {
           await this.w.run("BEGIN IMMEDIATE");
         } catch (e) {
           for (const j of batch) j.reject(storeError(e));
+          continue;
+        }
+        if (batch.length === 1) {
+          // a lone job needs no savepoint: if it fails, the whole transaction is its own to roll back
+          const job = batch[0]!;
+          let value: unknown;
+          try {
+            value = await job.fn(this.w);
+          } catch (e) {
+            await this.w.run("ROLLBACK").catch(() => undefined);
+            job.reject(e);
+            continue;
+          }
+          try {
+            await this.w.run("COMMIT");
+          } catch (e) {
+            await this.w.run("ROLLBACK").catch(() => undefined);
+            job.reject(storeError(e));
+            continue;
+          }
+          job.resolve(value);
           continue;
         }
         for (const job of batch) {
