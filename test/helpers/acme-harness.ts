@@ -92,6 +92,8 @@ export interface HarnessOptions {
   /** reuse an earlier harness's directory and token (restart tests) */
   reuse?: { dir: string; tokenLabel: string };
   limits?: Partial<ServerLimits>;
+  /** key authorizations the http-01 responder serves from the start (before resumed validations run) */
+  publish?: Array<[token: string, keyAuthorization: string]>;
   /** validation config instead of the demo one (ports of the responder are passed in) */
   validation?: (ports: { http01: number }) => unknown;
 }
@@ -117,6 +119,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     names: HARNESS_NAMES,
   });
   const responder = await startHttp01Responder();
+  for (const [t, ka] of o.publish ?? []) responder.publish(t, ka);
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

@@ -1,6 +1,5 @@
 // The ACME Koa application: request log → problem renderer (Replay-Nonce and Link rel=index on every
 // response) → security headers → routes under /acme. Replaces Koa's default error handling entirely.
-import Router from "@koa/router";
 import Koa from "koa";
 import type { CertificateAuthority } from "../../ca/api.js";
 import { ACME_PREFIX } from "../links.js";
@@ -14,6 +13,7 @@ import type { RouteDeps } from "./routes/deps.js";
 import { registerDirectory } from "./routes/directory.js";
 import { registerOrders } from "./routes/order.js";
 import { registerRevocation } from "./routes/revoke.js";
+import { AcmeRouter } from "./router.js";
 import type { AcmeContext, AcmeMiddleware, AcmeState } from "./state.js";
 
 export interface RequestObserver {
@@ -130,7 +130,7 @@ export function createAcmeApp(opts: AcmeAppOptions): Koa<AcmeState> {
       maxBody: opts.maxBody ?? DEFAULT_MAX_BODY,
     },
   };
-  const router = new Router<AcmeState>({ prefix: ACME_PREFIX });
+  const router = new AcmeRouter(ACME_PREFIX);
   registerDirectory(router, deps);
   registerAccounts(router, deps);
   registerOrders(router, deps);
@@ -156,6 +156,6 @@ export function createAcmeApp(opts: AcmeAppOptions): Koa<AcmeState> {
   app.use(requestLog(opts.observer));
   app.use(renderProblems(opts.nonces, opts.service.links.url("directory"), opts.log));
   app.use(securityHeaders());
-  app.use(router.routes());
+  app.use(router.middleware());
   return app;
 }

@@ -33,7 +33,8 @@ export interface AcmeState {
   route?: string;
 }
 
-export type AcmeContext = ParameterizedContext<AcmeState>;
+/** The Koa context of an ACME request; `params` holds the route's path parameters (`:id`). */
+export type AcmeContext = ParameterizedContext<AcmeState> & { params: Record<string, string | undefined> };
 export type AcmeMiddleware = (ctx: AcmeContext, next: () => Promise<unknown>) => Promise<unknown>;
 
 /** The verified JWS of this request (the route ran the JWS pipeline). */

@@ -99,10 +99,12 @@ describe("restart", () => {
     c1.close();
     await h1.close({ keep: true, graceMs: 50 });
 
-    const h2 = await startHarness({ reuse: { dir: h1.dir, tokenLabel: h1.tokenLabel } });
+    const { thumbprint } = await import("../../helpers/acme-raw-client.js");
+    const h2 = await startHarness({
+      reuse: { dir: h1.dir, tokenLabel: h1.tokenLabel },
+      publish: [[ch.token, `${ch.token}.${thumbprint(a.key)}`]],
+    });
     try {
-      const { thumbprint } = await import("../../helpers/acme-raw-client.js");
-      h2.responder.publish(ch.token, `${ch.token}.${thumbprint(a.key)}`);
       const c2 = await new RawAcmeClient(h2.directoryUrl, h2.rootPem).init();
       const port = new URL(h2.directoryUrl).port;
       const a2 = new RawAccount(c2, a.key, onPort(a.url, port));

@@ -1,12 +1,11 @@
 // What the route modules share: the service, nonce source, JWS pipeline factory and helpers to
 // answer with ACME's headers (Location, Link, Retry-After).
-import type Router from "@koa/router";
 import type { CertificateAuthority } from "../../../ca/api.js";
 import type { NonceService } from "../../nonces.js";
 import type { AcmeService } from "../../service/index.js";
 import type { AuthMode, JwsDeps } from "../jws-middleware.js";
 import { jwsPipeline } from "../jws-middleware.js";
-import type { AcmeContext, AcmeMiddleware, AcmeState } from "../state.js";
+import type { AcmeContext, AcmeMiddleware } from "../state.js";
 
 export interface RouteDeps {
   service: AcmeService;
@@ -15,7 +14,7 @@ export interface RouteDeps {
   jws: JwsDeps;
 }
 
-export type AcmeRouter = Router<AcmeState>;
+export type { AcmeRouter } from "../router.js";
 
 export function jws(deps: RouteDeps, mode: AuthMode): AcmeMiddleware[] {
   return jwsPipeline(deps.jws, mode);
