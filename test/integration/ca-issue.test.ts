@@ -156,6 +156,25 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
     await refused({ csr, identifiers: [dns("plc.plant.example")], requester }, "badCSR", /a SAN is required/);
   });
 
+  it("an IP address in the CSR's CN is left out of the certificate subject (kept as iPAddress SAN)", async () => {
+    const k = p256();
+    const ids = [{ type: "ip" as const, value: "10.20.3.9" }];
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, cn: "10.20.3.9", sans: ids });
+    const cert = await f.ca.issue({ csr, identifiers: ids, requester });
+    expect(verifyLeaf(cert.der, "leaf-ip-cn")).toMatch(/: OK/);
+    const text = openssl([
+      "x509",
+      "-noout",
+      "-subject",
+      "-ext",
+      "subjectAltName",
+      "-in",
+      writeTemp(f.dir, "ipcn.pem", derToPem(cert.der)),
+    ]);
+    expect(text).not.toMatch(/CN\s*=/);
+    expect(text).toMatch(/IP Address:10.20.3.9/);
+  });
+
   it("CN must equal one of the SANs", async () => {
     const k = p256();
     const ids = [dns("a.plant.example")];

@@ -89,10 +89,9 @@ describe("lego", () => {
   // This lego (Debian) sends IP addresses as dns identifiers and writes them into its own CSRs as
   // dNSNames; with --csr it orders the CN and DNS names only. So the CSR names 127.0.0.1 as CN and as
   // iPAddress SAN, and the appliance takes the dns identifier "127.0.0.1" as the ip identifier.
-  // Known failure in appliance/ca (/work/wt/NEWS-acme-to-ca.md): the CA copies the IP CN into the
-  // certificate's subject, and OpenSSL checks a CN against the SubCA's DNS name constraints
-  // ("permitted subtree violation"). it.fails turns red once the CA drops IP CNs: then make it it().
-  it.fails("http-01 for 127.0.0.1 (CSR with CN and iPAddress SAN)", async () => {
+  // The CA leaves an IP CN out of the certificate's subject: OpenSSL would check such a CN against the
+  // SubCA's DNS name constraints ("permitted subtree violation").
+  it("http-01 for 127.0.0.1 (CSR with CN and iPAddress SAN)", async () => {
     const path = join(env.work, "lego-ip");
     const key = join(env.work, "ip.key");
     const csr = join(env.work, "ip.csr");
@@ -133,10 +132,8 @@ describe("lego", () => {
     expect(await env.h.ca.status(serialOf(again.leaf))).toMatchObject({ status: "revoked" });
   });
 
-  // Known failure in appliance/validation (reported in /work/wt/NEWS-acme-to-validation.md): the
-  // tls-alpn-01 check uses OpenSSL's checkIssued, which needs keyCertSign, and lego's challenge
-  // certificate (Go crypto/x509) has none. it.fails turns red once that is fixed: then make it it().
-  it.fails("registers with EAB and issues through tls-alpn-01", async () => {
+  // lego's challenge certificate (Go crypto/x509) has no keyCertSign: the validator must not demand it.
+  it("registers with EAB and issues through tls-alpn-01", async () => {
     const path = join(env.work, "lego-b");
     const { kid, hmacKey } = await newEab(env);
     const r = await lego(env, path, [
