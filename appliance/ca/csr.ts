@@ -1,6 +1,6 @@
 // PKCS#10 CSR parsing for issuance (strict DER): subject CN, requested SANs (dNSName / iPAddress
 // only), SPKI, and the self-signature check. Everything else in a CSR is refused or ignored. Pure.
-import { clip } from "./clip.js";
+import { clip } from "../clip.js";
 import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import { ApplianceError } from "../errors.js";
 import { signatureAlgorithmOf, verifySignature } from "./algorithms.js";

@@ -1,6 +1,6 @@
 // Key policy for subject keys (after Boulder's goodkey): allowed types and sizes, RSA exponent,
 // small-prime factors, ROCA fingerprint, Fermat close primes, EC point validity, blocklist hook. Pure.
-import { clip } from "./clip.js";
+import { clip } from "../clip.js";
 import { createHash } from "node:crypto";
 import { ApplianceError } from "../errors.js";
 import { type PublicKeyInfo, parseSpki } from "./spki.js";

@@ -1,6 +1,6 @@
 // RFC 5280 4.2.1.10 name-constraint semantics for DNS names and IP addresses, used both to check
 // identifiers before signing and to encode the SubCA's nameConstraints extension. Pure.
-import { clip } from "./clip.js";
+import { clip } from "../clip.js";
 import type { Identifier } from "./api.js";
 import { children, content, ctx, DerError, readWhole, seq } from "./der.js";
 import { bytesToIp, type IpRange, ipToBytes, parseCidr, rangeContains, rangeToConstraintBytes } from "./ip.js";

@@ -1,6 +1,6 @@
 // Issuance policy checked inside the CA before every signature: identifier syntax and name
 // constraints, CSR names vs. authorised identifiers, CN rule, validity window. Pure.
-import { clip, clipList } from "./clip.js";
+import { clip, clipList } from "../clip.js";
 import { domainToASCII, domainToUnicode } from "node:url";
 import { ApplianceError } from "../errors.js";
 import type { Identifier, IdentifierVerdict } from "./api.js";

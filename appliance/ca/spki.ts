@@ -1,6 +1,6 @@
 // SubjectPublicKeyInfo parsing into typed key material (RSA n/e, EC curve + point, Ed25519), the
 // input of the key policy. Strict DER; anything else is refused as a bad key. Pure.
-import { clip } from "./clip.js";
+import { clip } from "../clip.js";
 import { ApplianceError } from "../errors.js";
 import { children, content, DerError, expectTag, oidToString, readUint, readWhole } from "./der.js";
 

@@ -220,7 +220,7 @@ export function arbMutatedDer(samples: Buffer[]): fc.Arbitrary<Buffer> {
 
 /** Text that must never reach a client: stack frames, JS error names, internal paths. */
 export const INTERNALS =
-  /\bat [\w.<>]+ \(|\.ts:\d+|node_modules|TypeError|RangeError|ReferenceError|SyntaxError|Cannot read propert|is not a function|undefined is not|SQLITE_|CKR_|\/work\//;
+  /\bat [\w.<>]+ \(|\.ts:\d+|node_modules|TypeError|RangeError|ReferenceError|SyntaxError|Cannot read propert|is not a function|undefined is not (?:iterable|an object|a function)|SQLITE_|CKR_|\/work\//;
 
 /** The number of fast-check runs for the hostile-input suites (PLANTROOT_FUZZ_RUNS multiplies them). */
 export function runs(n: number): number {
