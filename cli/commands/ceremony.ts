@@ -1,7 +1,7 @@
 // `plantroot ceremony`: key ceremonies from a terminal — enroll a participant's token, assemble the
 // registry, check / dry-run / sign a script, approve on one's own token, run a ceremony, verify a bundle.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -41,12 +41,19 @@ const HELP = `usage:
                          [--pin-shares TOKEN=FILE]... [--operator-pin TOKEN=SOURCE]... [--file inputs/X=PATH]...
                          [--commands FILE] [--library PATH] [--participant-library PATH]
   plantroot ceremony verify BUNDLE [--registry-hash SHA256] [--log-key SHA256] [--json]
+  plantroot ceremony install-subca BUNDLE --config FILE [--registry-hash SHA256] [--log-key SHA256]
+                                   [--step ID] [--actor NAME]
 
 ROLE is one of ${ROLES.join(", ")}. SOURCE is file:/path, env:VARIABLE (a literal PIN only for demos and tests).
 dry-run always runs on throw-away SoftHSM tokens in a temporary directory, never on a real HSM.
 run reads its commands from --commands FILE or, line by line, from standard input; "help" lists them.
 verify pins: give the registry hash and ceremony-log key id recorded at the bootstrap ceremony, kept off
-the appliance; without them a bundle can only vouch for itself.`;
+the appliance; without them a bundle can only vouch for itself.
+install-subca puts the SubCA certificate of a verified bundle (its cert.import step) into the appliance
+that \`plantroot serve --config FILE\` runs: the certificate must carry the key on the appliance token, the
+files ca.certificates names are written, the CA is started once on them, and the appliance's audit chain
+records ceremony.subca-installed (ceremony id, transcript head, certificate SHA-256). Run it while the
+appliance is stopped; it is idempotent.`;
 
 const RUN_HELP = `commands inside "run":
   status                                show every step
@@ -134,6 +141,9 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       "registry-hash": { type: "string" },
       "log-key": { type: "string" },
+      config: { type: "string" },
+      step: { type: "string" },
+      actor: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -274,9 +284,72 @@ export async function run(argv: string[]): Promise<number> {
     }
     case "run":
       return runCeremony(positionals, values, participantLibrary, need);
+    case "install-subca":
+      return installSubCa(need(positionals[0], "BUNDLE"), need(values.config, "config"), {
+        ...(values["registry-hash"] ? { registryHash: values["registry-hash"] } : {}),
+        ...(values["log-key"] ? { logKeyId: values["log-key"] } : {}),
+        ...(values.step ? { step: values.step } : {}),
+        actor: values.actor ?? `operator:${userInfo().username}`,
+      });
     default:
       throw new CliError(`unknown ceremony subcommand "${sub}"\n${HELP}`);
   }
+}
+
+/** `install-subca`: the verified bundle's SubCA into the appliance `plantroot serve --config FILE` runs. */
+async function installSubCa(
+  bundle: string,
+  configPath: string,
+  o: { registryHash?: string; logKeyId?: string; step?: string; actor: string },
+): Promise<number> {
+  // the appliance side is loaded only for this subcommand (the others run on officers' workstations)
+  const [
+    { parseCaConfig },
+    { checkSubCaFits, installCeremonySubCa, readCeremonySubCa, SUBCA_INSTALLED },
+    { checkServeConfig },
+    { Db },
+    { MIGRATIONS },
+  ] = await Promise.all([
+    import("../../appliance/ca/config.js"),
+    import("../../appliance/install-subca.js"),
+    import("../../appliance/serve.js"),
+    import("../../appliance/store/db.js"),
+    import("../../appliance/store/migrations/index.js"),
+  ]);
+  const config = checkServeConfig(configPath);
+  const subca = readCeremonySubCa(bundle, o);
+  console.log(
+    `bundle ${subca.bundle} verifies: ceremony ${subca.ceremonyId}, ${subca.transcriptEntries} transcript entries, head ${subca.transcriptHead}`,
+  );
+  if (!subca.pinned.registry || !subca.pinned.logKey)
+    console.log(
+      "WARNING: without --registry-hash and --log-key (from the bootstrap ceremony) the bundle only vouches for itself",
+    );
+  const token = HsmToken.open({
+    ...(config.hsm.library ? { library: config.hsm.library } : {}),
+    label: config.hsm.token,
+    pin: config.hsm.pin,
+  });
+  try {
+    const caConfig = parseCaConfig(config.ca);
+    checkSubCaFits(subca, token, caConfig);
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const db = await Db.open(join(config.dataDir, "plantroot.db"), { migrations: MIGRATIONS });
+    try {
+      const r = await installCeremonySubCa({ subca, token, caConfig, db, actor: o.actor });
+      for (const f of r.written) console.log(`wrote ${f}`);
+      console.log(
+        r.audit
+          ? `audit entry ${r.audit.seq} (${SUBCA_INSTALLED}): SubCA ${subca.certificateSha256} from ceremony ${subca.ceremonyId}`
+          : `SubCA ${subca.certificateSha256} was already installed and recorded; nothing changed`,
+      );
+    } finally {
+      await db.close();
+    }
+  } finally {
+    token.close();
+  }
+  return 0;
 }
 
 function printStep(v: StepView): void {
