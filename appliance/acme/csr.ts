@@ -2,7 +2,7 @@
 // request for its identifiers (SAN dNSName/iPAddress, subject CN), key and signature check.
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { children, content, expectTag, oidHex, readTlv, type Tlv, whole } from "./der.js";
-import { formatIpAddress, type Identifier, parseDnsName } from "./identifier.js";
+import { canonicalIp, formatIpAddress, type Identifier, parseDnsName } from "./identifier.js";
 import { problems } from "./problems.js";
 
 // OID content bytes, hex
@@ -37,6 +37,12 @@ export function sanIdentifiers(der: Uint8Array): Identifier[] {
     const value = content(der, gn);
     if (gn.tag === 0x82) {
       const raw = value.toString("latin1");
+      // an IP literal in a dNSName (Debian 12's lego writes IP identifiers this way) is that IP
+      const ip = canonicalIp(raw);
+      if (ip !== undefined) {
+        out.push({ type: "ip", value: ip });
+        continue;
+      }
       const d = parseDnsName(raw);
       if (!d.ok || raw !== d.name) throw problems.badCSR(`the CSR names an invalid DNS name ${JSON.stringify(raw)}`);
       out.push({ type: "dns", value: d.name });

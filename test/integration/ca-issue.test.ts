@@ -175,6 +175,23 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
     expect(text).toMatch(/IP Address:10.20.3.9/);
   });
 
+  it("an IP literal written as a dNSName in the CSR is issued as an iPAddress SAN", async () => {
+    const k = p256();
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, sans: [dns("10.20.3.10")] });
+    const cert = await f.ca.issue({ csr, identifiers: [{ type: "ip", value: "10.20.3.10" }], requester });
+    expect(verifyLeaf(cert.der, "leaf-ip-dnsname")).toMatch(/: OK/);
+    const text = openssl([
+      "x509",
+      "-noout",
+      "-ext",
+      "subjectAltName",
+      "-in",
+      writeTemp(f.dir, "ipdn.pem", derToPem(cert.der)),
+    ]);
+    expect(text).toMatch(/IP Address:10.20.3.10/);
+    expect(text).not.toMatch(/DNS:/);
+  });
+
   it("CN must equal one of the SANs", async () => {
     const k = p256();
     const ids = [dns("a.plant.example")];

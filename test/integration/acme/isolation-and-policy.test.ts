@@ -121,7 +121,7 @@ describe("finalize checks", () => {
       ],
       [
         { type: "dns" as const, value: "m1.localhost" },
-        { type: "dns" as const, value: "127.0.0.1" },
+        { type: "dns" as const, value: "bad..localhost" },
       ],
     ]) {
       const p = expectProblem(

@@ -84,6 +84,14 @@ describe("parseCsr", () => {
     );
   });
 
+  it("takes an IP literal written as a dNSName (Debian 12's lego) as that IP identifier", () => {
+    const csr = parseCsr(opensslCsr(["-algorithm", "ED25519"], "/CN=127.0.0.1", "DNS:127.0.0.1,DNS:plc.localhost"));
+    expect(csr.identifiers).toEqual([
+      { type: "ip", value: "127.0.0.1" },
+      { type: "dns", value: "plc.localhost" },
+    ]);
+  });
+
   it("refuses a CN that is not a SAN, a bad signature, other SAN types and garbage", async () => {
     expect(
       problem(() => parseCsr(opensslCsr(["-algorithm", "ED25519"], "/CN=other.localhost", "DNS:a.localhost"))),
