@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import {
   type CeremonyScript,
   CeremonySession,
+  canonicalBytes,
   canonicalJson,
   checkpointBytes,
   dryRunHash,
@@ -370,6 +371,13 @@ export async function runDemoCeremony(o: DemoCeremonyOptions): Promise<DemoCerem
       clock: now,
     });
     try {
+      // everyone signs the attendance record with their own token before the first step
+      for (const p of session.participants())
+        for (const role of p.roles) {
+          const statement = session.attendanceStatement(p.id, role);
+          const signature = (await people.get(p.id)!.sign(canonicalBytes(statement))).toString("base64");
+          session.recordAttendance(p.id, role, { statement, signature });
+        }
       for (const step of script.steps) {
         const plan = PLAN[step.id]!;
         await session.prepare(step.id);
