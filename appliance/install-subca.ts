@@ -4,7 +4,17 @@
 // which ceremony the SubCA came from (`ceremony.subca-installed`). Used by `plantroot ceremony
 // install-subca` and by `plantroot demo`.
 import { createHash, X509Certificate } from "node:crypto";
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import {
   ScriptSchema,
@@ -214,14 +224,18 @@ export async function installCeremonySubCa(o: InstallOptions): Promise<InstallRe
   if (caConfig.certificates.rootCrl && subca.rootCrl) files.push([caConfig.certificates.rootCrl, subca.rootCrl]);
   const previous = files.map(([p]) => (existsSync(p) ? readFileSync(p) : undefined));
   const before = previous[0] ? sha256(derOf(previous[0])) : null;
+  const rootBefore = previous[1] ? sha256(derOf(previous[1])) : null;
   const written = files.filter(([p, d]) => writeAtomic(p, d)).map(([p]) => p);
   let ca: Awaited<ReturnType<typeof createCa>>;
   try {
     ca = await createCa({ config: caConfig, token: o.token, db: o.db, ...(o.now ? { now: o.now } : {}) });
   } catch (e) {
+    // the CA refused the new files: put back what was there (or nothing)
     files.forEach(([p], i) => {
+      if (!written.includes(p)) return;
       const old = previous[i];
-      if (old && written.includes(p)) writeAtomic(p, old);
+      if (old) writeAtomic(p, old);
+      else rmSync(p, { force: true });
     });
     throw e;
   }
@@ -249,6 +263,7 @@ export async function installCeremonySubCa(o: InstallOptions): Promise<InstallRe
         rootSha256: sha256(subca.root),
         rootCrlSha256: subca.rootCrl ? sha256(subca.rootCrl) : null,
         previousIssuingSha256: before,
+        previousRootSha256: rootBefore,
         token: subca.tokenLabel,
         key: subca.keyLabel,
         bundle: subca.bundle,

@@ -348,14 +348,14 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     const app = join(work, "appliance-install");
     const pinFile = join(work, "appliance.pin");
     writeFileSync(pinFile, "app-pin\n", { mode: 0o600 });
-    const config = (issuingKeyLabel: string) => ({
+    const config = (issuingKeyLabel: string, auditKeyLabel = "audit") => ({
       dataDir: join(app, "data"),
       listen: { host: "127.0.0.1", port: 0, httpPort: 0 },
       tlsNames: ["127.0.0.1"],
       hsm: { token: "appliance", pin: { file: pinFile } },
       ca: {
         pkiBaseUrl: "http://pki.plant.example",
-        hsm: { issuingKeyLabel, auditKeyLabel: "audit" },
+        hsm: { issuingKeyLabel, auditKeyLabel },
         certificates: { issuing: join(app, "pki/issuing.pem"), root: join(app, "pki/root.pem") },
         policy: { permittedDns: ["plant.example"], permittedIp: ["10.20.0.0/16"] },
       },
@@ -363,6 +363,7 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     });
     writeFileSync(join(work, "serve.json"), JSON.stringify(config("subca-g1")));
     writeFileSync(join(work, "serve-wrong-key.json"), JSON.stringify(config("other-key")));
+    writeFileSync(join(work, "serve-no-audit-key.json"), JSON.stringify(config("subca-g1", "no-audit-key")));
     const logKeyId = keyIdOf(createPublicKey(readFileSync(file(dir, "keys/root/ceremony-log.pub.pem"))));
     const install = (cfg: string, ...extra: string[]) =>
       plantroot(["ceremony", "install-subca", dir, "--config", join(work, cfg), "--actor", "operator:test", ...extra]);
@@ -374,6 +375,12 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     expect(wrongKey.code).not.toBe(0);
     expect(wrongKey.out).toMatch(/names issuing key "other-key", but ceremony 2026-ROOT-G1 made "subca-g1"/);
     expect(existsSync(join(app, "pki/issuing.pem"))).toBe(false);
+    // the CA refuses to start on the new files (here: no audit key on the token): they are taken back
+    const noAudit = await install("serve-no-audit-key.json", "--registry-hash", registryHash);
+    expect(noAudit.code).not.toBe(0);
+    expect(noAudit.out).toMatch(/^plantroot: .*no-audit-key/m);
+    expect(existsSync(join(app, "pki/issuing.pem"))).toBe(false);
+    expect(existsSync(join(app, "pki/root.pem"))).toBe(false);
 
     const ok = await install("serve.json", "--registry-hash", registryHash, "--log-key", logKeyId);
     expect(ok.code, ok.out).toBe(0);
