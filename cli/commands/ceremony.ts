@@ -8,10 +8,12 @@ import { parseArgs } from "node:util";
 import {
   type ApprovalRequest,
   CeremonySession,
+  canonicalBytes,
   canonicalJson,
   checkpointBytes,
   describeQuorum,
   dryRun,
+  exceptionStatement,
   formatDecoded,
   jcsHash,
   loadScript,
@@ -63,6 +65,8 @@ const RUN_HELP = `commands inside "run":
   submit FILE                           submit an approval made elsewhere
   share ID TOKEN PIN                    a share holder opens their PIN/KEK share on their own token
   input NAME PATH ID                    ID supplies a document the script takes as {input: NAME}
+  attend ID ROLE TOKEN PIN              ID signs the attendance record as ROLE with their own token
+  exception STEP ID TOKEN PIN NOTE...   witness ID records a signed exception for a failed or refused STEP
   execute                               run the current step (refused without the quorum)
   finish                                close the transcript with the final HSM-signed checkpoint
   cosign ID ROLE TOKEN PIN              a witness or auditor cosigns the final checkpoint
@@ -352,6 +356,28 @@ async function installSubCa(
   return 0;
 }
 
+/** What went wrong last with a step: its failure, the last refusal of prepare, or a refusal to execute. */
+function lastFailure(session: CeremonySession, stepId: string): { kind: string; message: string } | undefined {
+  const v = session.step(stepId);
+  if (v.error) return v.error;
+  const e = [...session.transcript()]
+    .reverse()
+    .find((x) => x.step === stepId && (x.action === "step.refused" || x.action === "step.failed"));
+  if (!e) return undefined;
+  if (v.refused && e.inputs.phase === "prepare") return { kind: v.refused.kind, message: v.refused.message };
+  const i = e.inputs as {
+    phase?: string;
+    unmet?: string[];
+    contributed?: string[];
+    threshold?: number;
+    error?: string;
+  };
+  if (i.phase === "quorum") return { kind: "quorum-not-met", message: (i.unmet ?? []).join("; ") };
+  if (i.phase === "shares")
+    return { kind: "secret-sharing", message: `${i.contributed?.length ?? 0} of ${i.threshold} shares were opened` };
+  return { kind: "check-failed", message: String(i.error ?? "refused") };
+}
+
 function printStep(v: StepView): void {
   console.log(`step ${v.index + 1}: ${v.id} (${v.action}) — ${v.status}`);
   for (const p of v.plan) console.log(`  • ${p}`);
@@ -372,6 +398,9 @@ function printStep(v: StepView): void {
     console.log(`  REFUSED approval${r.person ? ` claiming ${r.person}` : ""}: ${r.reason} — ${r.detail}`);
   if (!v.quorum.satisfied && v.prepared) console.log(`  still missing: ${v.quorum.unmet.join("; ")}`);
   if (v.result) for (const o of v.result.outputs) console.log(`  wrote ${o.path} (${o.sha256})`);
+  if (v.refused) console.log(`  REFUSED at prepare (${v.refused.kind}) at ${v.refused.time}: ${v.refused.message}`);
+  for (const x of v.exceptions)
+    console.log(`  EXCEPTION recorded by witness ${x.person} at ${x.time} (${x.failure.kind}): ${x.note}`);
 }
 
 async function runCeremony(
@@ -418,7 +447,14 @@ async function runCeremony(
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const [cmd, ...a] = line.split(/\s+/);
-    console.log(`> ${cmd === "approve" || cmd === "share" || cmd === "cosign" ? line.replace(/\S+$/, "***") : line}`);
+    // PINs are never echoed: the last word of approve/share/cosign/attend, the fourth of exception
+    const shown =
+      cmd === "exception"
+        ? [cmd, ...a.slice(0, 3), "***", ...a.slice(4)].join(" ")
+        : ["approve", "share", "cosign", "attend"].includes(cmd!)
+          ? line.replace(/\S+$/, "***")
+          : line;
+    console.log(`> ${shown}`);
     try {
       switch (cmd) {
         case "help":
@@ -485,6 +521,47 @@ async function runCeremony(
         case "execute":
           printStep(await session.execute(current().id));
           break;
+        case "attend": {
+          const [id, r, label, pin] = a;
+          const who = openPerson(
+            participantLibrary,
+            need(id, "ID"),
+            need(label, "TOKEN"),
+            parsePinSource(need(pin, "PIN")),
+          );
+          try {
+            const asRole = role(need(r, "ROLE"));
+            const statement = session.attendanceStatement(who.person, asRole);
+            const signature = (await who.sign(canonicalBytes(statement))).toString("base64");
+            const rec = session.recordAttendance(who.person, asRole, { statement, signature });
+            console.log(`  ${id} is present as ${r}: attendance signed (transcript entry ${rec.seq})`);
+          } finally {
+            who.token.close();
+          }
+          break;
+        }
+        case "exception": {
+          const [stepId, id, label, pin, ...words] = a;
+          const step = need(stepId, "STEP");
+          const note = words.join(" ");
+          if (!note) throw new CliError("exception needs a NOTE: what happened and what was decided");
+          const failure = lastFailure(session, step);
+          if (!failure) throw new CliError(`step ${step} has not failed or been refused`);
+          const who = openPerson(
+            participantLibrary,
+            need(id, "ID"),
+            need(label, "TOKEN"),
+            parsePinSource(need(pin, "PIN")),
+          );
+          try {
+            const statement = exceptionStatement(session, step, failure, note, who.person, session.now());
+            const signature = (await who.sign(canonicalBytes(statement))).toString("base64");
+            printStep(session.recordException(step, who.person, "witness", statement, signature));
+          } finally {
+            who.token.close();
+          }
+          break;
+        }
         case "finish": {
           const body = await session.finish();
           console.log(
