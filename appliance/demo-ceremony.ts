@@ -1,7 +1,5 @@
-// The demo's key ceremony (INSECURE DEMO: every officer's token and PIN sit in the data dir): demo
-// participants enrolled on their own SoftHSM tokens, a root + issuing SubCA script for the demo policy,
-// its dry run (`plantroot ceremony dry-run`, a separate process), author/reviewer signatures, and the
-// real engine run with 2-of-3 officer approvals, the root token's PIN split among the officers.
+// The demo's real key ceremony with INSECURE DEMO participants (own SoftHSM tokens, PINs on disk): root +
+// SubCA script for the demo policy, dry run, signatures, and the engine run with 2-of-3 officer approvals.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";

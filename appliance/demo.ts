@@ -1,7 +1,5 @@
-// `plantroot demo`: a complete appliance on one machine for trying it out — SoftHSM tokens and the
-// database under the data dir, the root and SubCA made by a real key ceremony with INSECURE DEMO
-// officers (their tokens' PINs are files in the data dir), installed like a real import; loopback-only
-// validation, EAB optional. A second run reuses everything.
+// `plantroot demo`: the whole appliance on one machine — first start runs the INSECURE DEMO key ceremony
+// and installs its SubCA like a real import; loopback-only validation, EAB optional; later runs reuse it.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, relative, resolve } from "node:path";

@@ -1,8 +1,5 @@
-// Installs the issuing SubCA a key ceremony produced into an appliance, the way plant IT does after the
-// day: the evidence bundle is verified offline, the certificate must carry the key on the appliance's
-// token, the files the CA configuration names are written, and the appliance's audit chain records
-// which ceremony the SubCA came from (`ceremony.subca-installed`). Used by `plantroot ceremony
-// install-subca` and by `plantroot demo`.
+// Installs a ceremony's SubCA into an appliance (`plantroot ceremony install-subca`, `plantroot demo`):
+// verified bundle, certificate = key on the appliance token, CA files written, `ceremony.subca-installed` audited.
 import { createHash, X509Certificate } from "node:crypto";
 import {
   closeSync,
