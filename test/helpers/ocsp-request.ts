@@ -1,6 +1,8 @@
 // Test helper: OCSP requests (RFC 6960) built byte by byte for an issuer — CertIDs with SHA-1 or
 // SHA-256 hashes, optional nonce, version, requestorName and (ignored) signature — for tests and benches.
 import { createHash } from "node:crypto";
+import { BasicOCSPResponse, OCSPResponse } from "@peculiar/asn1-ocsp";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import { algorithmIdentifier } from "../../appliance/ca/algorithms.js";
 import { ctx, derNull, int, octetString, oid, seq, uintFromBytes } from "../../appliance/ca/der.js";
 import { spkiKeyBits } from "../../appliance/ca/extensions.js";
@@ -31,4 +33,19 @@ export function ocspRequest(
   return opts.signed
     ? seq(tbs, ctx(0, true, seq(algorithmIdentifier("ecdsa-sha256"), Buffer.from([3, 1, 0]))))
     : seq(tbs);
+}
+
+/** responseStatus of an OCSPResponse (0 successful, 1 malformedRequest, 2 internalError, 3 tryLater …). */
+export function ocspResponseStatus(der: Buffer): number {
+  const off = der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2;
+  if (der[0] !== 0x30 || der[off] !== 0x0a || der[off + 1] !== 1) throw new Error("not an OCSPResponse");
+  return der[off + 2]!;
+}
+
+/** The certStatus of the first SingleResponse of a successful OCSPResponse. */
+export function ocspCertStatus(der: Buffer): "good" | "revoked" | "unknown" {
+  const resp = AsnConvert.parse(der, OCSPResponse);
+  const basic = AsnConvert.parse(resp.responseBytes!.response.buffer, BasicOCSPResponse);
+  const s = basic.tbsResponseData.responses[0]!.certStatus;
+  return s.good !== undefined ? "good" : s.revoked !== undefined ? "revoked" : "unknown";
 }
