@@ -154,7 +154,11 @@ export class HsmToken implements KeyHandleSource {
     if (!this.needsOpen()) return;
     // closing sessions under a running asynchronous C_Sign crashes the process: not now
     if (this.module.busy) throw deferred(this.label);
-    this.openSessions();
+    try {
+      this.openSessions();
+    } catch (e) {
+      throw toHsmError(e, "C_OpenSession", [this.pin]); // slot/token enumeration throws raw errors too
+    }
   }
 
   private findSlot(): graphene.Slot {
