@@ -209,13 +209,13 @@ export class Db implements Queryable {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
         const results: Array<{ ok: boolean; value: unknown }> = [];
-        try {
-          await this.w.run("BEGIN IMMEDIATE");
-        } catch (e) {
-          for (const j of batch) j.reject(storeError(e));
-          continue;
-        }
         if (batch.length === 1) {
+          try {
+            await this.w.run("BEGIN IMMEDIATE");
+          } catch (e) {
+            batch[0]!.reject(storeError(e));
+            continue;
+          }
           // a lone job needs no savepoint: if it fails, the whole transaction is its own to roll back
           const job = batch[0]!;
           let value: unknown;
@@ -236,23 +236,38 @@ export class Db implements Queryable {
           job.resolve(value);
           continue;
         }
-        for (const job of batch) {
-          await this.w.run("SAVEPOINT job");
+        // Each job runs inside its own SAVEPOINT so a failing job rolls back alone. The statements
+        // between two jobs (release or roll back the previous savepoint, open the next one, or
+        // commit after the last) go to SQLite as one exec: one thread-pool round trip per job
+        // boundary instead of two or three. If a boundary fails, nothing of the batch commits.
+        let boundaryFailed: unknown;
+        try {
+          await this.exec("BEGIN IMMEDIATE; SAVEPOINT job");
+        } catch (e) {
+          boundaryFailed = e;
+        }
+        for (let i = 0; i < batch.length && boundaryFailed === undefined; i++) {
+          const job = batch[i]!;
+          let ok = true;
+          let value: unknown;
           try {
-            const value = await job.fn(this.w);
-            await this.w.run("RELEASE job");
-            results.push({ ok: true, value });
+            value = await job.fn(this.w);
           } catch (e) {
-            await this.w.run("ROLLBACK TO job").catch(() => undefined);
-            await this.w.run("RELEASE job").catch(() => undefined);
-            results.push({ ok: false, value: e });
+            ok = false;
+            value = e;
+          }
+          results.push({ ok, value });
+          const last = i === batch.length - 1;
+          const close = ok ? "RELEASE job" : "ROLLBACK TO job; RELEASE job";
+          try {
+            await this.exec(last ? `${close}; COMMIT` : `${close}; SAVEPOINT job`);
+          } catch (e) {
+            boundaryFailed = e;
           }
         }
-        try {
-          await this.w.run("COMMIT");
-        } catch (e) {
+        if (boundaryFailed !== undefined) {
           await this.w.run("ROLLBACK").catch(() => undefined);
-          for (const j of batch) j.reject(storeError(e));
+          for (const j of batch) j.reject(storeError(boundaryFailed));
           continue;
         }
         batch.forEach((j, i) => {
@@ -264,6 +279,11 @@ export class Db implements Queryable {
     } finally {
       this.draining = false;
     }
+  }
+
+  /** Runs one or more parameterless statements on the writer in one thread-pool round trip. */
+  private exec(sql: string): Promise<void> {
+    return exec(this.writer, sql);
   }
 
   /** Consistent online copy through SQLite's backup API (not a file copy of a live database). */
