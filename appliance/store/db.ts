@@ -169,7 +169,7 @@ export class Db implements Queryable {
     writer.configure("busyTimeout", 10_000);
     await exec(
       writer,
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY;",
     );
     await migrate(writer, path, opts);
     const reader = await openConn(path, sqlite3.OPEN_READONLY);

@@ -133,6 +133,7 @@ export class Finalizer {
           ...(order.replaces ? { replaces: order.replaces } : {}),
         },
       });
+      ctx.cache.putIssued(cert.serial, cert.der);
       const valid = await this.write(order, (o) => (open(o) ? { next: completeFinalize(o, cert.serial) } : undefined));
       ctx.events.issued(performance.now() - started);
       return { order: valid };
