@@ -5,7 +5,7 @@ export type CeremonyErrorKind =
   | "bad-script" // schema, hash or signature of the script
   | "bad-registry" // participant registry invalid or a separation rule broken
   | "bad-expression" // quorum expression does not parse or cannot be satisfied
-  | "bad-approval" // an approval statement is malformed
+  | "bad-approval" // an approval, attendance or exception statement is malformed or its signature fails
   | "quorum-not-met" // approvals do not satisfy the step's requirement
   | "tbs-mismatch" // the rebuilt to-be-signed bytes differ from what the quorum approved
   | "check-failed" // a pre- or post-signing check refused

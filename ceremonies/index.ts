@@ -20,6 +20,7 @@ export { CeremonySession, type SealedBundle, type SessionEvent, type SessionOpti
 export type {
   ApprovalView,
   CheckResult,
+  ExceptionView,
   RejectionView,
   SignEvent,
   StepStatus,
@@ -27,6 +28,7 @@ export type {
 } from "./engine/types.js";
 export { CeremonyError, type CeremonyErrorKind, isCeremonyError } from "./errors.js";
 export { canonicalBytes, canonicalJson, jcsHash, sha256Hex } from "./jcs.js";
+export { B64, keyIdOf, verifySha256 } from "./keys.js";
 export { APPROVAL_KEY_LABEL, OfficerToken, SHARE_KEY_LABEL } from "./officer.js";
 export {
   alternatives,
@@ -47,17 +49,32 @@ export {
   Registry,
   type RegistryDocument,
 } from "./registry.js";
-export { ROLE_TITLES, ROLES, type Role } from "./roles.js";
+export { INCOMPATIBLE_ROLES, isRole, ROLE_TITLES, ROLES, type Role, roleConflict } from "./roles.js";
 export {
   type CeremonyScript,
   checkScriptSignatures,
   type LoadedScript,
   loadScript,
+  refsOf,
   type ScriptSignature,
+  ScriptSignatureSchema,
+  ScriptSignaturesSchema,
   ScriptSchema,
   type ScriptStep,
   signScript,
 } from "./script.js";
 export { type ShareEnvelope, type ShareSet, ShareSetSchema } from "./shares.js";
+export {
+  ATTENDANCE_TYPE,
+  type AttendanceStatement,
+  AttendanceStatementSchema,
+  attendanceStatement,
+  EXCEPTION_TYPE,
+  type ExceptionStatement,
+  ExceptionStatementSchema,
+  exceptionStatement,
+  type SignedAttendance,
+  SignedAttendanceSchema,
+} from "./statements.js";
 export { type Checkpoint, type CheckpointBody, checkpointBytes, type TranscriptEntry } from "./transcript.js";
 export { type VerifyPins, type VerifyReport, verifyBundle } from "./verify.js";

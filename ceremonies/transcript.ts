@@ -40,6 +40,8 @@ export const ENTRY_ACTIONS = [
   "step.executed",
   "step.refused",
   "step.failed",
+  "step.exception",
+  "attendance.recorded",
   "checkpoint.cosigned",
   "ceremony.closed",
 ] as const;

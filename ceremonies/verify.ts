@@ -21,6 +21,7 @@ import { derToPem, parseCertificate } from "../appliance/ca/index.js";
 import { Registry } from "./registry.js";
 import { checkScriptSignatures, type LoadedScript, loadScript, type Ref, type ScriptStep } from "./script.js";
 import { ShareSetSchema } from "./shares.js";
+import { AttendanceStatementSchema, ExceptionStatementSchema, signedByParticipant } from "./statements.js";
 import {
   type Checkpoint,
   CheckpointSchema,
@@ -200,7 +201,9 @@ class BundleVerifier {
     this.checkFiles();
     // 6. every step: order, quorum, outputs, signatures
     this.checkSteps();
-    // 7. the report says what the evidence says
+    // 7. what people signed besides approvals: attendance and witnesses' exceptions
+    this.checkStatements();
+    // 8. the report says what the evidence says
     const final = CheckpointSchema.parse(this.json("checkpoints/final.json"));
     const expected = renderReport({
       script: s,
@@ -326,6 +329,8 @@ class BundleVerifier {
     for (const e of this.entries) {
       if (e.step === null) continue;
       const idx = s.steps.findIndex((x) => x.id === e.step);
+      // a witness may record an exception about an earlier step later on; it is checked on its own
+      if (e.action === "step.exception" && idx >= 0) continue;
       if (idx < 0) fail(`transcript entry ${e.seq} names unknown step ${e.step}`);
       if (idx < lastIndex) fail(`transcript entry ${e.seq}: step ${e.step} runs after a later step`);
       if (e.action === "step.prepared") {
@@ -363,6 +368,57 @@ class BundleVerifier {
     this.note(
       `steps: ${steps.filter((x) => x.executed).length} of ${steps.length} executed, each with its quorum of valid approvals`,
     );
+  }
+
+  /**
+   * Attendance entries: the statement names this ceremony, the person and a role they hold here, and
+   * carries their enrolled key's signature. Exceptions: by a witness of this ceremony, about a step
+   * the transcript shows failed or refused before, signed by that witness.
+   */
+  private checkStatements(): void {
+    const { ceremonyId } = this.loaded.script;
+    const scriptHash = this.loaded.hash;
+    let attendance = 0;
+    let exceptions = 0;
+    for (const e of this.entries) {
+      if (e.action === "attendance.recorded") {
+        const r = AttendanceStatementSchema.safeParse(e.inputs.statement);
+        if (!r.success) fail(`transcript entry ${e.seq}: the attendance statement is malformed`);
+        const st = r.data;
+        if (st.ceremonyId !== ceremonyId || st.scriptHash !== scriptHash)
+          fail(`transcript entry ${e.seq}: the attendance statement is for another ceremony`);
+        if (st.person !== e.person || st.role !== e.role)
+          fail(`transcript entry ${e.seq}: the attendance statement is not ${e.person}'s as ${e.role}`);
+        if (!this.loaded.assignment[e.role].includes(e.person))
+          fail(`transcript entry ${e.seq}: ${e.person} is not a ${e.role} of this ceremony`);
+        if (!signedByParticipant(this.registry, e.person, st, String(e.inputs.signature)))
+          fail(`transcript entry ${e.seq}: ${e.person}'s attendance signature does not verify`);
+        attendance++;
+      } else if (e.action === "step.exception") {
+        const r = ExceptionStatementSchema.safeParse(e.inputs.statement);
+        if (!r.success) fail(`transcript entry ${e.seq}: the exception statement is malformed`);
+        const st = r.data;
+        if (st.ceremonyId !== ceremonyId || st.scriptHash !== scriptHash)
+          fail(`transcript entry ${e.seq}: the exception statement is for another ceremony`);
+        if (st.stepId !== e.step || st.witness !== e.person)
+          fail(`transcript entry ${e.seq}: the exception statement is not ${e.person}'s about step ${e.step}`);
+        if (e.role !== "witness" || !this.loaded.assignment.witness.includes(e.person))
+          fail(`transcript entry ${e.seq}: ${e.person} is not a witness of this ceremony`);
+        if (
+          !this.entries.some(
+            (x) => x.seq < e.seq && x.step === e.step && (x.action === "step.failed" || x.action === "step.refused"),
+          )
+        )
+          fail(`transcript entry ${e.seq}: an exception for step ${e.step}, which had not failed or been refused`);
+        if (!signedByParticipant(this.registry, e.person, st, String(e.inputs.signature)))
+          fail(`transcript entry ${e.seq}: witness ${e.person}'s exception signature does not verify`);
+        exceptions++;
+      }
+    }
+    if (attendance || exceptions)
+      this.note(
+        `signed statements: ${attendance} attendance record(s), ${exceptions} witness exception(s), each verified with the signer's enrolled key`,
+      );
   }
 
   private checkQuorum(step: ScriptStep, prep: TranscriptEntry, exe: TranscriptEntry): string[] {

@@ -1,4 +1,4 @@
-// DEMO/TEST fixture (ceremonies replace it): root + name-constrained SubCA + audit key on one SoftHSM
+// TEST fixture (`plantroot demo` uses a real ceremony): root + name-constrained SubCA + audit key on one SoftHSM
 // token via the profile code, written as files with a ready CA config; a second run reuses them.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -29,6 +29,15 @@ export function renderReport(r: ReportInput): string {
     if (!people.length) continue;
     out.push(`  ${ROLE_TITLES[role]}: ${people.map((id) => `${r.registry.get(id)?.name ?? id} (${id})`).join(", ")}`);
   }
+  const present = r.transcript.filter((e) => e.action === "attendance.recorded");
+  if (present.length) {
+    out.push("");
+    out.push("Attendance (each signed with the person's own token)");
+    for (const e of present)
+      out.push(
+        `  ${r.registry.get(e.person)?.name ?? e.person} (${e.person}) as ${ROLE_TITLES[e.role]}, ${String((e.inputs.statement as { time: string }).time)}`,
+      );
+  }
   out.push("");
   out.push("Steps");
   for (const step of s.steps) {
@@ -42,6 +51,10 @@ export function renderReport(r: ReportInput): string {
     const refusals = r.transcript.filter((e) => e.step === step.id && e.action === "step.refused");
     for (const x of refusals) out.push(`    refused (${String(x.inputs.phase)}) at ${x.time}`);
     if (failed) out.push(`    failure: ${String(failed.inputs.error)}`);
+    for (const x of r.transcript.filter((e) => e.step === step.id && e.action === "step.exception")) {
+      const st = x.inputs.statement as { time: string; note: string; failure: { kind: string; message: string } };
+      out.push(`    EXCEPTION recorded by witness ${x.person} at ${st.time} (${st.failure.kind}): ${st.note}`);
+    }
     if (!executed) continue;
     const approvals = executed.inputs.approvals as Array<{ person: string; role: string }>;
     out.push(`    approved by: ${approvals.map((a) => `${a.person} as ${a.role}`).join(", ") || "—"}`);

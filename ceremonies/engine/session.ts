@@ -24,6 +24,13 @@ import { type Role, ROLES } from "../roles.js";
 import { checkScriptSignatures, type LoadedScript, loadScript, type Ref, type ScriptStep } from "../script.js";
 import { ShareCollector, type ShareSet, ShareSetSchema } from "../shares.js";
 import {
+  type AttendanceStatement,
+  attendanceStatement,
+  ExceptionStatementSchema,
+  SignedAttendanceSchema,
+  signedByParticipant,
+} from "../statements.js";
+import {
   CHECKPOINT_TYPE,
   type Checkpoint,
   type CheckpointBody,
@@ -89,6 +96,7 @@ interface StepState {
   collector?: ShareCollector;
   result?: Executed & { outputHashes: Array<{ path: string; sha256: string }> };
   error?: { kind: string; message: string };
+  refused?: { kind: string; message: string; time: string };
 }
 
 export interface SealedBundle {
@@ -269,8 +277,10 @@ export class CeremonySession {
       p = await action.prepare(st.step as never, this.env(st));
       decoded = p.tbs ? decodeTbs(p.tbs.kind, p.tbs.der) : undefined;
     } catch (e) {
+      const err = asCeremonyError(e);
       this.append({ action: "step.refused", step: stepId, inputs: { phase: "prepare", error: errorText(e) } });
-      throw asCeremonyError(e);
+      this.refuse(st, err);
+      throw err;
     }
     const inputsHash = jcsHash(p.inputs);
     const tbsHash = p.tbs ? sha256Hex(p.tbs.der) : null;
@@ -284,7 +294,9 @@ export class CeremonySession {
             step: stepId,
             inputs: { phase: "prepare", error: `${c.name}: ${c.detail}` },
           });
-          throw new CeremonyError("check-failed", `step ${stepId}: ${c.name}: ${c.detail}`);
+          const err = new CeremonyError("check-failed", `step ${stepId}: ${c.name}: ${c.detail}`);
+          this.refuse(st, err);
+          throw err;
         }
       }
     }
@@ -305,6 +317,7 @@ export class CeremonySession {
     };
     if (p.shares) st.collector = new ShareCollector(p.shares);
     st.status = "collecting";
+    delete st.refused;
     this.append({
       action: "step.prepared",
       step: stepId,
@@ -412,6 +425,99 @@ export class CeremonySession {
     this.provided.set(name, { path, sha256, proposer: person });
     this.append({ action: "input.provided", step: null, person, role, inputs: { name }, outputs: { [path]: sha256 } });
     return { path, sha256 };
+  }
+
+  /** The statement a participant signs with their token to record that they are present in `role`. */
+  attendanceStatement(person: string, role: Role, time: Date = this.clock()): AttendanceStatement {
+    return attendanceStatement(this, person, role, time);
+  }
+
+  /**
+   * Records that `person` is present in `role` (IANA-style attendance), proved by `proof`: the
+   * attendance statement and their approval key's signature over its canonical JSON. The statement
+   * must name this ceremony, the person and a role they hold here, and be dated within the approval
+   * TTL (not in the future). Throws CeremonyError("bad-approval") when the proof does not hold.
+   */
+  recordAttendance(person: string, role: Role, proof: unknown): { seq: number; time: string } {
+    this.requireOpen();
+    const r = SignedAttendanceSchema.safeParse(proof);
+    if (!r.success) throw new CeremonyError("bad-approval", "the attendance proof is malformed");
+    const { statement, signature } = r.data;
+    if (statement.ceremonyId !== this.ceremonyId || statement.scriptHash !== this.scriptHash)
+      throw new CeremonyError("bad-approval", "the attendance statement names another ceremony or script");
+    if (statement.person !== person || statement.role !== role)
+      throw new CeremonyError("bad-approval", `the attendance statement is not ${person}'s as ${role}`);
+    if (!this.loaded.assignment[role].includes(person))
+      throw new CeremonyError("wrong-state", `${person} is not a ${role} of this ceremony`);
+    this.requireFresh(statement.time, "attendance statement");
+    if (!signedByParticipant(this.registry, person, statement, signature))
+      throw new CeremonyError(
+        "bad-approval",
+        `${person}'s attendance signature does not verify with their enrolled key`,
+      );
+    const e = this.append({
+      action: "attendance.recorded",
+      step: null,
+      person,
+      role,
+      inputs: { statement, signature },
+    });
+    return { seq: e.seq, time: statement.time };
+  }
+
+  /** People whose attendance is in the transcript, in order, with the role and time they signed. */
+  attendance(): Array<{ person: string; role: Role; time: string; seq: number }> {
+    return this.transcriptLog.entries
+      .filter((e) => e.action === "attendance.recorded")
+      .map((e) => ({
+        person: e.person,
+        role: e.role,
+        time: String((e.inputs.statement as { time: string }).time),
+        seq: e.seq,
+      }));
+  }
+
+  /**
+   * A witness records an exception for a step that failed or was refused (a check, the quorum, the
+   * shares): `statement` (type plantroot/ceremony-exception/v1: ceremony, script, step, the failure
+   * as the witness saw it, their note, the witness, time) signed with the witness's approval key.
+   * It goes into the transcript as `step.exception` and into the report; the verifier checks it.
+   */
+  recordException(stepId: string, person: string, role: Role, statement: unknown, signatureB64: string): StepView {
+    this.requireOpen();
+    const st = this.state(stepId);
+    if (role !== "witness") throw new CeremonyError("wrong-state", "only a witness records an exception");
+    if (!this.loaded.assignment.witness.includes(person))
+      throw new CeremonyError("wrong-state", `${person} is not a witness of this ceremony`);
+    const r = ExceptionStatementSchema.safeParse(statement);
+    if (!r.success) throw new CeremonyError("bad-approval", "the exception statement is malformed");
+    const s = r.data;
+    if (s.ceremonyId !== this.ceremonyId || s.scriptHash !== this.scriptHash)
+      throw new CeremonyError("bad-approval", "the exception statement names another ceremony or script");
+    if (s.stepId !== stepId || s.witness !== person)
+      throw new CeremonyError("bad-approval", `the exception statement is not ${person}'s about step ${stepId}`);
+    const failed = this.transcriptLog.entries.some(
+      (e) => e.step === stepId && (e.action === "step.failed" || e.action === "step.refused"),
+    );
+    if (!failed)
+      throw new CeremonyError(
+        "wrong-state",
+        `step ${stepId} has not failed or been refused: there is no exception to record`,
+      );
+    this.requireFresh(s.time, "exception statement");
+    if (!signedByParticipant(this.registry, person, s, signatureB64))
+      throw new CeremonyError(
+        "bad-approval",
+        `${person}'s exception signature does not verify with their enrolled key`,
+      );
+    this.append({
+      action: "step.exception",
+      step: stepId,
+      person,
+      role: "witness",
+      inputs: { statement: s, signature: signatureB64 },
+    });
+    return this.emitStep(st);
   }
 
   /**
@@ -604,6 +710,20 @@ export class CeremonySession {
     this.tokens.clear();
   }
 
+  private refuse(st: StepState, err: CeremonyError): void {
+    st.refused = { kind: err.kind, message: err.message, time: this.clock().toISOString() };
+    this.emitStep(st);
+  }
+
+  /** A signed statement must be dated by the engine clock: not in the future, not older than the approval TTL. */
+  private requireFresh(time: string, what: string): void {
+    const t = Date.parse(time);
+    const now = this.clock().getTime();
+    if (t > now + 60_000) throw new CeremonyError("bad-approval", `the ${what} is dated in the future`);
+    if (now - t > this.loaded.script.approvalTtlSeconds * 1000)
+      throw new CeremonyError("bad-approval", `the ${what} is older than the approval lifetime`);
+  }
+
   private requireOpen(): void {
     if (this.sealed || this.final) throw new CeremonyError("wrong-state", "the ceremony is closed");
   }
@@ -778,6 +898,20 @@ export class CeremonySession {
           }
         : {}),
       ...(st.error ? { error: st.error } : {}),
+      ...(st.refused ? { refused: { ...st.refused } } : {}),
+      exceptions: this.transcriptLog.entries
+        .filter((e) => e.action === "step.exception" && e.step === st.step.id)
+        .map((e) => {
+          const s = e.inputs.statement as { note: string; time: string; failure: { kind: string; message: string } };
+          return {
+            seq: e.seq,
+            person: e.person,
+            name: this.registry.get(e.person)?.name ?? e.person,
+            time: s.time,
+            note: s.note,
+            failure: { kind: s.failure.kind, message: s.failure.message },
+          };
+        }),
     };
   }
 

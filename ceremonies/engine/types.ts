@@ -117,6 +117,17 @@ export interface RejectionView {
   time: string;
 }
 
+/** A witness's signed exception recorded for a step (see CeremonySession.recordException). */
+export interface ExceptionView {
+  /** transcript entry */
+  seq: number;
+  person: string;
+  name: string;
+  time: string;
+  note: string;
+  failure: { kind: string; message: string };
+}
+
 export interface StepView {
   index: number;
   id: string;
@@ -150,6 +161,10 @@ export interface StepView {
     summary: Record<string, JsonValue>;
   };
   error?: { kind: string; message: string };
+  /** the last refusal of `prepare` (a check failed, an input is missing); cleared when prepare succeeds */
+  refused?: { kind: string; message: string; time: string };
+  /** exceptions witnesses recorded for this step */
+  exceptions: ExceptionView[];
 }
 
 /** Reported to `SessionOptions.onSign` immediately before the engine asks the HSM for a signature. */

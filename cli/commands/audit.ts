@@ -4,6 +4,7 @@ import { createPublicKey, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { verifyAuditChain } from "../../appliance/audit/index.js";
+import { auditRepository } from "../../appliance/store/audit-repository.js";
 import { openReadOnly } from "../../appliance/store/readonly.js";
 import { CliError } from "../cli-error.js";
 
@@ -12,7 +13,17 @@ const HELP = `usage:
 
 Recomputes every entry's hash and link and checks every checkpoint signature. --key pins the
 checkpoint public key (recommended: the audit key's PEM from the installation record); without it
-the key stored with the checkpoints is used and its fingerprint printed for you to compare.`;
+the key stored with the checkpoints is used and its fingerprint printed for you to compare.
+Entries from key ceremonies (ceremony.*, e.g. ceremony.subca-installed) are listed after the result.`;
+
+/** One line per ceremony entry: what trust came from which ceremony's evidence. */
+function ceremonyLine(r: { seq: number; time: string; type: string; actor: string; details: string }): string {
+  const d = JSON.parse(r.details) as Record<string, unknown>;
+  const parts = [`ceremony ${String(d.ceremonyId ?? "?")}`];
+  if (d.certificateSha256) parts.push(`certificate SHA-256 ${String(d.certificateSha256)}`);
+  if (d.transcriptHead) parts.push(`transcript head ${String(d.transcriptHead)}`);
+  return `${r.type} (entry ${r.seq}, ${r.time}, by ${r.actor}): ${parts.join(", ")}`;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -38,10 +49,16 @@ export async function run(argv: string[]): Promise<number> {
   const q = await openReadOnly(values.db);
   try {
     const r = await verifyAuditChain(q, trustedKey ? { trustedKey } : {});
+    const brokenAt = r.problems.find((p) => p.what === "entry")?.at ?? Number.POSITIVE_INFINITY;
+    const ceremonies = (await auditRepository.all(q)).filter((e) => e.type.startsWith("ceremony.") && e.seq < brokenAt);
     if (values.json) {
       console.log(
         JSON.stringify(
-          { ...r, checkpointKeys: r.checkpointKeys.map((k) => createHash("sha256").update(k).digest("hex")) },
+          {
+            ...r,
+            checkpointKeys: r.checkpointKeys.map((k) => createHash("sha256").update(k).digest("hex")),
+            ceremonies: ceremonies.map((e) => ({ ...e, details: JSON.parse(e.details) })),
+          },
           null,
           2,
         ),
@@ -57,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
         console.log(`audit chain BROKEN: first broken ${first.what} ${first.at}: ${first.reason}`);
         for (const p of r.problems.slice(1)) console.log(`  also ${p.what} ${p.at}: ${p.reason}`);
       }
+      for (const e of ceremonies) console.log(ceremonyLine(e));
     }
     return r.ok ? 0 : 1;
   } finally {

@@ -1,17 +1,19 @@
 // `plantroot ceremony`: key ceremonies from a terminal — enroll a participant's token, assemble the
 // registry, check / dry-run / sign a script, approve on one's own token, run a ceremony, verify a bundle.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import {
   type ApprovalRequest,
   CeremonySession,
+  canonicalBytes,
   canonicalJson,
   checkpointBytes,
   describeQuorum,
   dryRun,
+  exceptionStatement,
   formatDecoded,
   jcsHash,
   loadScript,
@@ -41,12 +43,19 @@ const HELP = `usage:
                          [--pin-shares TOKEN=FILE]... [--operator-pin TOKEN=SOURCE]... [--file inputs/X=PATH]...
                          [--commands FILE] [--library PATH] [--participant-library PATH]
   plantroot ceremony verify BUNDLE [--registry-hash SHA256] [--log-key SHA256] [--json]
+  plantroot ceremony install-subca BUNDLE --config FILE [--registry-hash SHA256] [--log-key SHA256]
+                                   [--step ID] [--actor NAME]
 
 ROLE is one of ${ROLES.join(", ")}. SOURCE is file:/path, env:VARIABLE (a literal PIN only for demos and tests).
 dry-run always runs on throw-away SoftHSM tokens in a temporary directory, never on a real HSM.
 run reads its commands from --commands FILE or, line by line, from standard input; "help" lists them.
 verify pins: give the registry hash and ceremony-log key id recorded at the bootstrap ceremony, kept off
-the appliance; without them a bundle can only vouch for itself.`;
+the appliance; without them a bundle can only vouch for itself.
+install-subca puts the SubCA certificate of a verified bundle (its cert.import step) into the appliance
+that \`plantroot serve --config FILE\` runs: the certificate must carry the key on the appliance token, the
+files ca.certificates names are written, the CA is started once on them, and the appliance's audit chain
+records ceremony.subca-installed (ceremony id, transcript head, certificate SHA-256). Run it while the
+appliance is stopped; it is idempotent.`;
 
 const RUN_HELP = `commands inside "run":
   status                                show every step
@@ -56,6 +65,8 @@ const RUN_HELP = `commands inside "run":
   submit FILE                           submit an approval made elsewhere
   share ID TOKEN PIN                    a share holder opens their PIN/KEK share on their own token
   input NAME PATH ID                    ID supplies a document the script takes as {input: NAME}
+  attend ID ROLE TOKEN PIN              ID signs the attendance record as ROLE with their own token
+  exception STEP ID TOKEN PIN NOTE...   witness ID records a signed exception for a failed or refused STEP
   execute                               run the current step (refused without the quorum)
   finish                                close the transcript with the final HSM-signed checkpoint
   cosign ID ROLE TOKEN PIN              a witness or auditor cosigns the final checkpoint
@@ -134,6 +145,9 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       "registry-hash": { type: "string" },
       "log-key": { type: "string" },
+      config: { type: "string" },
+      step: { type: "string" },
+      actor: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -274,9 +288,94 @@ export async function run(argv: string[]): Promise<number> {
     }
     case "run":
       return runCeremony(positionals, values, participantLibrary, need);
+    case "install-subca":
+      return installSubCa(need(positionals[0], "BUNDLE"), need(values.config, "config"), {
+        ...(values["registry-hash"] ? { registryHash: values["registry-hash"] } : {}),
+        ...(values["log-key"] ? { logKeyId: values["log-key"] } : {}),
+        ...(values.step ? { step: values.step } : {}),
+        actor: values.actor ?? `operator:${userInfo().username}`,
+      });
     default:
       throw new CliError(`unknown ceremony subcommand "${sub}"\n${HELP}`);
   }
+}
+
+/** `install-subca`: the verified bundle's SubCA into the appliance `plantroot serve --config FILE` runs. */
+async function installSubCa(
+  bundle: string,
+  configPath: string,
+  o: { registryHash?: string; logKeyId?: string; step?: string; actor: string },
+): Promise<number> {
+  // the appliance side is loaded only for this subcommand (the others run on officers' workstations)
+  const [
+    { parseCaConfig },
+    { checkSubCaFits, installCeremonySubCa, readCeremonySubCa, SUBCA_INSTALLED },
+    { checkServeConfig },
+    { Db },
+    { MIGRATIONS },
+  ] = await Promise.all([
+    import("../../appliance/ca/config.js"),
+    import("../../appliance/install-subca.js"),
+    import("../../appliance/serve.js"),
+    import("../../appliance/store/db.js"),
+    import("../../appliance/store/migrations/index.js"),
+  ]);
+  const config = checkServeConfig(configPath);
+  const subca = readCeremonySubCa(bundle, o);
+  console.log(
+    `bundle ${subca.bundle} verifies: ceremony ${subca.ceremonyId}, ${subca.transcriptEntries} transcript entries, head ${subca.transcriptHead}`,
+  );
+  if (!subca.pinned.registry || !subca.pinned.logKey)
+    console.log(
+      "WARNING: without --registry-hash and --log-key (from the bootstrap ceremony) the bundle only vouches for itself",
+    );
+  const token = HsmToken.open({
+    ...(config.hsm.library ? { library: config.hsm.library } : {}),
+    label: config.hsm.token,
+    pin: config.hsm.pin,
+  });
+  try {
+    const caConfig = parseCaConfig(config.ca);
+    checkSubCaFits(subca, token, caConfig);
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const db = await Db.open(join(config.dataDir, "plantroot.db"), { migrations: MIGRATIONS });
+    try {
+      const r = await installCeremonySubCa({ subca, token, caConfig, db, actor: o.actor });
+      for (const f of r.written) console.log(`wrote ${f}`);
+      console.log(
+        r.audit
+          ? `audit entry ${r.audit.seq} (${SUBCA_INSTALLED}): SubCA ${subca.certificateSha256} from ceremony ${subca.ceremonyId}`
+          : `SubCA ${subca.certificateSha256} was already installed and recorded; nothing changed`,
+      );
+    } finally {
+      await db.close();
+    }
+  } finally {
+    token.close();
+  }
+  return 0;
+}
+
+/** What went wrong last with a step: its failure, the last refusal of prepare, or a refusal to execute. */
+function lastFailure(session: CeremonySession, stepId: string): { kind: string; message: string } | undefined {
+  const v = session.step(stepId);
+  if (v.error) return v.error;
+  const e = [...session.transcript()]
+    .reverse()
+    .find((x) => x.step === stepId && (x.action === "step.refused" || x.action === "step.failed"));
+  if (!e) return undefined;
+  if (v.refused && e.inputs.phase === "prepare") return { kind: v.refused.kind, message: v.refused.message };
+  const i = e.inputs as {
+    phase?: string;
+    unmet?: string[];
+    contributed?: string[];
+    threshold?: number;
+    error?: string;
+  };
+  if (i.phase === "quorum") return { kind: "quorum-not-met", message: (i.unmet ?? []).join("; ") };
+  if (i.phase === "shares")
+    return { kind: "secret-sharing", message: `${i.contributed?.length ?? 0} of ${i.threshold} shares were opened` };
+  return { kind: "check-failed", message: String(i.error ?? "refused") };
 }
 
 function printStep(v: StepView): void {
@@ -299,6 +398,9 @@ function printStep(v: StepView): void {
     console.log(`  REFUSED approval${r.person ? ` claiming ${r.person}` : ""}: ${r.reason} — ${r.detail}`);
   if (!v.quorum.satisfied && v.prepared) console.log(`  still missing: ${v.quorum.unmet.join("; ")}`);
   if (v.result) for (const o of v.result.outputs) console.log(`  wrote ${o.path} (${o.sha256})`);
+  if (v.refused) console.log(`  REFUSED at prepare (${v.refused.kind}) at ${v.refused.time}: ${v.refused.message}`);
+  for (const x of v.exceptions)
+    console.log(`  EXCEPTION recorded by witness ${x.person} at ${x.time} (${x.failure.kind}): ${x.note}`);
 }
 
 async function runCeremony(
@@ -345,7 +447,14 @@ async function runCeremony(
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const [cmd, ...a] = line.split(/\s+/);
-    console.log(`> ${cmd === "approve" || cmd === "share" || cmd === "cosign" ? line.replace(/\S+$/, "***") : line}`);
+    // PINs are never echoed: the last word of approve/share/cosign/attend, the fourth of exception
+    const shown =
+      cmd === "exception"
+        ? [cmd, ...a.slice(0, 3), "***", ...a.slice(4)].join(" ")
+        : ["approve", "share", "cosign", "attend"].includes(cmd!)
+          ? line.replace(/\S+$/, "***")
+          : line;
+    console.log(`> ${shown}`);
     try {
       switch (cmd) {
         case "help":
@@ -412,6 +521,47 @@ async function runCeremony(
         case "execute":
           printStep(await session.execute(current().id));
           break;
+        case "attend": {
+          const [id, r, label, pin] = a;
+          const who = openPerson(
+            participantLibrary,
+            need(id, "ID"),
+            need(label, "TOKEN"),
+            parsePinSource(need(pin, "PIN")),
+          );
+          try {
+            const asRole = role(need(r, "ROLE"));
+            const statement = session.attendanceStatement(who.person, asRole);
+            const signature = (await who.sign(canonicalBytes(statement))).toString("base64");
+            const rec = session.recordAttendance(who.person, asRole, { statement, signature });
+            console.log(`  ${id} is present as ${r}: attendance signed (transcript entry ${rec.seq})`);
+          } finally {
+            who.token.close();
+          }
+          break;
+        }
+        case "exception": {
+          const [stepId, id, label, pin, ...words] = a;
+          const step = need(stepId, "STEP");
+          const note = words.join(" ");
+          if (!note) throw new CliError("exception needs a NOTE: what happened and what was decided");
+          const failure = lastFailure(session, step);
+          if (!failure) throw new CliError(`step ${step} has not failed or been refused`);
+          const who = openPerson(
+            participantLibrary,
+            need(id, "ID"),
+            need(label, "TOKEN"),
+            parsePinSource(need(pin, "PIN")),
+          );
+          try {
+            const statement = exceptionStatement(session, step, failure, note, who.person, session.now());
+            const signature = (await who.sign(canonicalBytes(statement))).toString("base64");
+            printStep(session.recordException(step, who.person, "witness", statement, signature));
+          } finally {
+            who.token.close();
+          }
+          break;
+        }
         case "finish": {
           const body = await session.finish();
           console.log(

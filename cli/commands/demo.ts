@@ -8,7 +8,7 @@ import { CliError } from "../cli-error.js";
 const HELP = `usage: plantroot demo [--data-dir DIR] [--host HOST] [--port N] [--http-port N]
                       [--validation-http-port N] [--validation-tls-port N] [--metrics-port N]
 
-  --data-dir              SoftHSM tokens, demo PKI and database (default ./var/demo)
+  --data-dir              SoftHSM tokens, ceremony evidence, PKI and database (default ./var/demo)
   --host                  address the listeners bind to and the URLs name (default 127.0.0.1)
   --port                  ACME over HTTPS (default 8443)
   --http-port             CRL, OCSP and CA certificates over plain HTTP (default 8080)
@@ -16,7 +16,10 @@ const HELP = `usage: plantroot demo [--data-dir DIR] [--host HOST] [--port N] [-
   --validation-tls-port   port tls-alpn-01 validation connects to (default 443)
   --metrics-port          Prometheus metrics on 127.0.0.1 (default 0: any free port)
 
-DEMO ONLY: keys and PIN sit in the data dir. Use \`plantroot serve --config FILE\` in a plant.`;
+The first run holds a real key ceremony (root CA + issuing SubCA, 2 of 3 officers approve each CA-key
+step) with INSECURE DEMO participants whose tokens' PINs are files in the data dir, writes its evidence
+bundle to <data-dir>/ceremonies/ and installs the SubCA as \`plantroot ceremony install-subca\` does;
+later runs reuse everything. DEMO ONLY: use \`plantroot serve --config FILE\` in a plant.`;
 
 function port(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;

@@ -25,6 +25,7 @@ export const COMMANDS = [
   "dryRunScript",
   "signScript",
   "startCeremony",
+  "recordAttendance",
   "provideInput",
   "prepareStep",
   "approveStep",
@@ -62,6 +63,7 @@ export interface Args {
   dryRunScript: { packageId: string };
   signScript: TokenPin & { packageId: string; person: string };
   startCeremony: { packageId: string };
+  recordAttendance: TokenPin & { person: string };
   provideInput: { name: string; person: string; path: string };
   prepareStep: { stepId: string };
   approveStep: TokenPin & { stepId: string; person: string; role: Role };
@@ -96,6 +98,7 @@ export interface Results {
   dryRunScript: ScriptPackageView;
   signScript: ScriptPackageView;
   startCeremony: CeremonyView;
+  recordAttendance: CeremonyView;
   provideInput: CeremonyView;
   prepareStep: CeremonyView;
   approveStep: ApprovalOutcome;

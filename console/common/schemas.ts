@@ -38,6 +38,7 @@ export const ARG_SCHEMAS = {
   dryRunScript: z.strictObject({ packageId }),
   signScript: z.strictObject({ ...tokenPin, packageId, person: personId }),
   startCeremony: z.strictObject({ packageId }),
+  recordAttendance: z.strictObject({ ...tokenPin, person: personId }),
   provideInput: z.strictObject({
     name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
     person: personId,

@@ -156,7 +156,7 @@ export interface StepView {
     checks: CheckView[];
     summary: string;
   } | null;
-  /** the last failure of this step (refused preparation or failed execution) */
+  /** the last failure of this step (failed execution, or the engine's last refusal of prepare) */
   failure: ErrorView | null;
   exceptions: ExceptionView[];
 }
@@ -166,8 +166,8 @@ export interface ExceptionView {
   person: string;
   name: string;
   note: string;
-  /** the transcript input that holds the witness-signed statement */
-  input: string;
+  /** the transcript entry (step.exception) that holds the witness-signed statement */
+  seq: number;
 }
 
 export interface TranscriptLineView {
@@ -184,7 +184,8 @@ export interface CeremonyView {
   title: string;
   scriptHash: string;
   bundleDir: string;
-  participants: Array<{ id: string; name: string; roles: Role[]; present: boolean }>;
+  /** `attended`: when the person signed the ceremony's attendance record with their token (in the transcript) */
+  participants: Array<{ id: string; name: string; roles: Role[]; present: boolean; attended: string | null }>;
   steps: StepView[];
   phase: "running" | "finished" | "sealed";
   /** dynamic inputs the script takes ({input: name}) and whether they were supplied */

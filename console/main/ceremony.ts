@@ -1,6 +1,7 @@
 // The ceremony the console runs: one CeremonySession at a time, driven step by step; approvals,
-// shares and cosignatures are made on each participant's own token in this process; a witness can
-// record a signed exception for a failed step; the sealed bundle is exported and verified again.
+// shares, attendance and cosignatures are made on each participant's own token in this process; a
+// witness records a signed exception for a failed or refused step; the sealed bundle is exported and
+// verified again.
 import { cpSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import {
@@ -8,8 +9,9 @@ import {
   type CheckpointBody,
   canonicalBytes,
   checkpointBytes,
-  isCeremonyError,
+  exceptionStatement,
   jcsHash,
+  type OfficerToken,
   type Registry,
   type SealedBundle,
   type VerifyPins,
@@ -17,15 +19,13 @@ import {
 } from "../../ceremonies/index.js";
 import type { PinSource } from "../../hsm/index.js";
 import type { ApprovalOutcome, Args } from "../common/channels.js";
-import type { CeremonyView, ErrorView, ExceptionView, ExportView, Role, VerifyView } from "../common/views.js";
-import { ConsoleError, toErrorView } from "./errors.js";
+import type { CeremonyView, ExportView, Role, VerifyView } from "../common/views.js";
+import { ConsoleError } from "./errors.js";
 import type { ConsoleLog } from "./log.js";
 import type { Participants } from "./participants.js";
 import type { LoadedPackage } from "./scripts.js";
 import { withOfficer } from "./tokens.js";
 import { stepView } from "./views.js";
-
-export const EXCEPTION_TYPE = "plantroot/ceremony-exception/v1";
 
 export interface CeremonyDeps {
   library: string;
@@ -37,8 +37,6 @@ export interface CeremonyDeps {
 }
 
 export class CeremonyRun {
-  private readonly failures = new Map<string, ErrorView>();
-  private readonly exceptions: Array<ExceptionView & { stepId: string }> = [];
   private readonly provided = new Map<string, { path: string; sha256: string; person: string }>();
   private final: CheckpointBody | undefined;
   private sealedBundle: SealedBundle | undefined;
@@ -101,16 +99,55 @@ export class CeremonyRun {
     if (this.final) throw new ConsoleError("not-allowed", "the ceremony was closed; only cosigning and sealing remain");
   }
 
+  /** Whether the ceremony still takes transcript entries (not closed yet). */
+  get running(): boolean {
+    return !this.final;
+  }
+
+  /** Roles `person` holds in this ceremony whose attendance is not in the transcript yet. */
+  private unattended(person: string): Role[] {
+    const p = this.session.participants().find((x) => x.id === person);
+    const done = new Set(
+      this.session
+        .attendance()
+        .filter((a) => a.person === person)
+        .map((a) => a.role),
+    );
+    return (p?.roles ?? []).filter((r) => !done.has(r));
+  }
+
+  /**
+   * With `officer`'s token open (check-in or the attendance form), signs this ceremony's attendance
+   * statement for each role the person holds here and records it in the transcript.
+   */
+  async attend(person: string, officer: OfficerToken): Promise<number> {
+    const roles = this.unattended(person);
+    for (const role of roles) {
+      const statement = this.session.attendanceStatement(person, role, this.d.now());
+      const signature = (await officer.sign(canonicalBytes(statement))).toString("base64");
+      this.session.recordAttendance(person, role, { statement, signature });
+    }
+    if (roles.length)
+      this.d.log.append({ event: "ceremony.attendance", ceremonyId: this.session.ceremonyId, person, roles });
+    return roles.length;
+  }
+
+  /** A participant signs the ceremony's attendance record with their token (which also checks them in). */
+  async recordAttendance(a: Args["recordAttendance"]): Promise<CeremonyView> {
+    this.requireRunning();
+    if (!this.session.participants().some((p) => p.id === a.person))
+      throw new ConsoleError("not-allowed", `${a.person} takes no part in this ceremony`);
+    if (!this.unattended(a.person).length)
+      throw new ConsoleError("not-allowed", `${a.person}'s attendance is already in the transcript`);
+    await withOfficer(this.d.library, this.registry, a.person, a.tokenLabel, a.pin, (o) => this.attend(a.person, o));
+    if (!this.d.participants.isPresent(a.person)) this.d.participants.markPresent(a.person, a.tokenLabel);
+    return this.view();
+  }
+
   async prepare(stepId: string): Promise<CeremonyView> {
     this.requireRunning();
-    try {
-      await this.session.prepare(stepId);
-      this.failures.delete(stepId);
-    } catch (e) {
-      // a refused preparation (a check failed, an input is missing) is a failure the witness may record
-      if (isCeremonyError(e) && e.kind !== "wrong-state") this.failures.set(stepId, toErrorView(e));
-      throw e;
-    }
+    // a refusal (a check failed, an input is missing) stays in the engine's step view for the witness
+    await this.session.prepare(stepId);
     return this.view();
   }
 
@@ -154,18 +191,14 @@ export class CeremonyRun {
 
   async execute(stepId: string): Promise<CeremonyView> {
     this.requireRunning();
-    try {
-      await this.session.execute(stepId);
-    } catch (e) {
-      if (this.session.step(stepId).status === "failed") this.failures.set(stepId, toErrorView(e));
-      throw e;
-    }
+    await this.session.execute(stepId);
     return this.view();
   }
 
   /**
-   * A witness records an exception for a failed step: a statement naming the step, the failure and
-   * the witness's note, signed on the witness's token, goes into the hash-chained transcript.
+   * A witness records an exception for a failed or refused step: a statement naming the step, the
+   * failure and the witness's note, signed on the witness's token, goes into the transcript as the
+   * engine's `step.exception` (checked there and by the offline verifier).
    */
   async recordException(a: Args["recordException"]): Promise<CeremonyView> {
     this.requireRunning();
@@ -173,33 +206,14 @@ export class CeremonyRun {
       throw new ConsoleError("not-allowed", `${a.person} is not a witness of this ceremony`);
     this.d.participants.requirePresent(a.person);
     const step = this.session.step(a.stepId);
-    const failure = step.error ?? this.failures.get(a.stepId);
+    const failure = step.error ?? step.refused;
     if (!failure)
       throw new ConsoleError("not-allowed", `step ${a.stepId} has not failed: there is no exception to record`);
-    const statement = {
-      type: EXCEPTION_TYPE,
-      ceremonyId: this.session.ceremonyId,
-      scriptHash: this.session.scriptHash,
-      stepId: a.stepId,
-      failure: { kind: failure.kind, message: failure.message },
-      note: a.note,
-      witness: a.person,
-      time: this.d.now().toISOString(),
-    };
+    const statement = exceptionStatement(this.session, a.stepId, failure, a.note, a.person, this.d.now());
     const signature = await withOfficer(this.d.library, this.registry, a.person, a.tokenLabel, a.pin, (o) =>
       o.sign(canonicalBytes(statement)),
     );
-    const name = `exception-${this.exceptions.length + 1}`;
-    const doc = { statement, signature: signature.toString("base64") };
-    this.session.provideInput(name, Buffer.from(`${JSON.stringify(doc, null, 2)}\n`), a.person);
-    this.exceptions.push({
-      stepId: a.stepId,
-      time: statement.time,
-      person: a.person,
-      name: this.registry.get(a.person)?.name ?? a.person,
-      note: a.note,
-      input: `inputs/provided/${name}`,
-    });
+    this.session.recordException(a.stepId, a.person, "witness", statement, signature.toString("base64"));
     this.d.log.append({
       event: "ceremony.exception",
       ceremonyId: this.session.ceremonyId,
@@ -276,14 +290,9 @@ export class CeremonyRun {
         name: p.name,
         roles: [...p.roles],
         present: this.d.participants.isPresent(p.id),
+        attended: s.attendance().find((x) => x.person === p.id)?.time ?? null,
       })),
-      steps: s.steps().map((st) =>
-        stepView(
-          st,
-          this.failures.get(st.id),
-          this.exceptions.filter((x) => x.stepId === st.id).map(({ stepId: _, ...x }) => x),
-        ),
-      ),
+      steps: s.steps().map((st) => stepView(st)),
       phase: this.sealedBundle ? "sealed" : final ? "finished" : "running",
       inputs: this.inputNames().map((name) => ({ name, provided: this.provided.get(name) ?? null })),
       final: final

@@ -1,10 +1,15 @@
 // The participant registry kept by this console (enrollment writes it) and who is present: officers
-// check in by proving their token (PIN + enrolled approval key); attendance is kept in the console log.
+// check in by proving their token (PIN + enrolled approval key); check-ins are kept in the console log
+// (a running ceremony's own attendance record goes into its transcript, see ceremony.ts).
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { APPROVAL_KEY_LABEL, OfficerToken, Registry, type RegistryDocument } from "../../ceremonies/index.js";
-// not (yet) exported by ceremonies/index.js; asked for in NEWS-console-to-ceremonies.md
-import { roleConflict } from "../../ceremonies/roles.js";
+import {
+  APPROVAL_KEY_LABEL,
+  OfficerToken,
+  Registry,
+  type RegistryDocument,
+  roleConflict,
+} from "../../ceremonies/index.js";
 import type { Args } from "../common/channels.js";
 import type { RegistryView } from "../common/views.js";
 import { ConsoleError } from "./errors.js";
@@ -88,14 +93,25 @@ export class Participants {
     return this.view();
   }
 
-  async checkIn(a: Args["checkIn"]): Promise<RegistryView> {
+  /**
+   * Checks a person in by proving their token; `whileOpen` runs with their token still open (a running
+   * ceremony has them sign its attendance record at the same time).
+   */
+  async checkIn(a: Args["checkIn"], whileOpen?: (officer: OfficerToken) => Promise<void>): Promise<RegistryView> {
     const reg = this.require();
-    await withOfficer(this.library, reg, a.person, a.tokenLabel, a.pin, () => undefined);
-    const time = this.now().toISOString();
-    this.present.set(a.person, { since: time, tokenLabel: a.tokenLabel });
-    this.attendance.unshift({ time, person: a.person, event: "in" });
-    this.log.append({ event: "participant.checked-in", person: a.person, token: a.tokenLabel });
+    await withOfficer(this.library, reg, a.person, a.tokenLabel, a.pin, async (o) => {
+      await whileOpen?.(o);
+    });
+    this.markPresent(a.person, a.tokenLabel);
     return this.view();
+  }
+
+  /** Records a presence proved elsewhere (signing a ceremony's attendance record proves the token too). */
+  markPresent(person: string, tokenLabel: string): void {
+    const time = this.now().toISOString();
+    this.present.set(person, { since: time, tokenLabel });
+    this.attendance.unshift({ time, person, event: "in" });
+    this.log.append({ event: "participant.checked-in", person, token: tokenLabel });
   }
 
   checkOut(person: string): RegistryView {

@@ -100,7 +100,12 @@ export class ConsoleService {
     getState: async () => this.state(),
     listTokens: async () => listTokens(this.library),
     enrollParticipant: (a) => this.participants.enroll(a),
-    checkIn: (a) => this.participants.checkIn(a),
+    checkIn: (a) => {
+      // during a ceremony, checking in also signs its attendance record (same token, same PIN)
+      const c = this.ceremony;
+      const inCeremony = c?.running && !c.sealed && c.session.participants().some((p) => p.id === a.person);
+      return this.participants.checkIn(a, inCeremony ? async (o) => void (await c.attend(a.person, o)) : undefined);
+    },
     checkOut: async (a) => this.participants.checkOut(a.person),
     listScripts: async () => this.scripts.list(this.participants.current),
     dryRunScript: (a) => this.scripts.dryRun(a.packageId, this.participants.require()),
@@ -119,6 +124,7 @@ export class ConsoleService {
       });
       return this.ceremony.view();
     },
+    recordAttendance: (a) => this.run().recordAttendance(a),
     provideInput: async (a) => {
       const path = this.paths.check(a.path, "an input file");
       return this.run().provideInput({ ...a, path });

@@ -2,7 +2,7 @@
 // views in console/common, so the renderer never depends on engine internals.
 import type { DecodedTbs, StepView as EngineStep } from "../../ceremonies/index.js";
 import type { KeyAttributes } from "../../hsm/index.js";
-import type { ErrorView, ExceptionView, KeyAttributesView, StepView, TbsView } from "../common/views.js";
+import type { KeyAttributesView, StepView, TbsView } from "../common/views.js";
 
 export function tbsView(t: Pick<DecodedTbs, "kind" | "sha256" | "lines">): TbsView {
   return {
@@ -31,7 +31,7 @@ export function keyAttributesView(k: KeyAttributes): KeyAttributesView {
   };
 }
 
-export function stepView(s: EngineStep, failure: ErrorView | undefined, exceptions: ExceptionView[]): StepView {
+export function stepView(s: EngineStep): StepView {
   const p = s.prepared;
   return {
     index: s.index,
@@ -79,7 +79,11 @@ export function stepView(s: EngineStep, failure: ErrorView | undefined, exceptio
           summary: JSON.stringify(s.result.summary, null, 2),
         }
       : null,
-    failure: s.error ? { kind: s.error.kind, message: s.error.message } : (failure ?? null),
-    exceptions,
+    failure: s.error
+      ? { kind: s.error.kind, message: s.error.message }
+      : s.refused
+        ? { kind: s.refused.kind, message: s.refused.message }
+        : null,
+    exceptions: s.exceptions.map((x) => ({ time: x.time, person: x.person, name: x.name, note: x.note, seq: x.seq })),
   };
 }

@@ -2,12 +2,12 @@
 // at concurrency 16 and 64 against the appliance (`plantroot demo`: real http-01 validation, HSM
 // signing, durable commits) and against a fresh Pebble per run (validation off), alternating, with
 // the same lean driver. Prints certs/s, p50/p99, failures, server CPU ms per cert, peak RSS.
+import { freePort } from "../helpers/ports.js";
 import "reflect-metadata";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -34,17 +34,6 @@ interface Server {
   /** http-01 responder this server validates against (appliance only) */
   http01Port?: number;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => res(p));
-    });
-  });
 }
 
 function cpuTicks(pid: number): number {

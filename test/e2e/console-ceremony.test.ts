@@ -304,6 +304,36 @@ describe("console: a root + SubCA ceremony in Chromium", () => {
     await ui.app.getByRole("heading", { name: "Root CA G1 and the issuing SubCA of appliance plant-nord-1" }).waitFor();
   });
 
+  it("has every participant sign the ceremony's attendance record with their own token", async () => {
+    const form = ui.region("Attendance record");
+    // rita reviewed the script but takes no part in this ceremony
+    const options = await form.getByLabel("Participant", { exact: true }).locator("option").allInnerTexts();
+    expect(options).toEqual([
+      "Alice Admin",
+      "Bob Witness",
+      "Carol Officer",
+      "Dave Officer",
+      "Erin Officer",
+      "Kim Auditor",
+    ]);
+    // a colleague's token is refused: nothing is recorded
+    await form.getByLabel("Participant", { exact: true }).selectOption("dave");
+    await form.getByLabel("Token", { exact: true }).selectOption("p-carol");
+    await form.getByLabel("PIN", { exact: true }).fill("pin-carol");
+    const wrong = await ui.act(form.getByRole("button", { name: "Sign the attendance record" }));
+    expect(wrong.kind).toBe("error");
+    expect(wrong.text).toContain("is not Dave Officer's");
+    for (const p of ["alice", "bob", "carol", "dave", "erin", "kim"]) {
+      await form.getByLabel("Participant", { exact: true }).selectOption(p);
+      await form.getByLabel("PIN", { exact: true }).fill(`pin-${p}`);
+      const r = await ui.ok(form.getByRole("button", { name: "Sign the attendance record" }));
+      expect(r.text).toContain("attendance is in the transcript");
+    }
+    expect(await ui.region("Attendance record").count()).toBe(0);
+    const chips = await ui.app.getByRole("list", { name: "Participants" }).innerText();
+    expect(chips.match(/✓ attendance signed/g)).toHaveLength(6);
+  });
+
   it("initialises and unlocks the root token only with two officers' shares", async () => {
     await runStep("init-root", O("carol", "dave"));
     await prepare("unlock-root");
@@ -417,6 +447,10 @@ describe("console: a root + SubCA ceremony in Chromium", () => {
     );
     expect(out).toMatch(/^VALID ceremony 2026-ROOT-G1: \d+ transcript entries, head [0-9a-f]{64}$/m);
     expect(out).not.toMatch(/not completed/);
+    expect(out).toMatch(/signed statements: 6 attendance record\(s\), 0 witness exception\(s\)/);
+    expect(readFileSync(join(exported, "report.txt"), "utf8")).toMatch(
+      /^Attendance \(each signed with the person's own token\)\n {2}Alice Admin \(alice\) as ceremony administrator, /m,
+    );
   });
 
   it("names the first problem of a tampered bundle on the Verify screen", async () => {

@@ -405,6 +405,16 @@ describe("a failing step and the witness's exception", () => {
     expect(absent.kind).toBe("error");
     expect(absent.text).toContain("Not checked in");
     expect(absent.text).toContain("Erin Officer has not checked in at this console");
+    // Erin arrives late: checking in during the ceremony also signs its attendance record
+    await ui.nav("Officers");
+    const checkIn = ui.region("Check in");
+    await checkIn.getByLabel("Person", { exact: true }).selectOption("erin");
+    await checkIn.getByLabel("PIN", { exact: true }).fill("pin-erin");
+    await ui.ok(checkIn.getByRole("button", { name: "Check in with my token" }));
+    await ui.nav("Ceremony");
+    expect(await ui.app.getByRole("list", { name: "Participants" }).innerText()).toMatch(
+      /Erin Officer — crypto officer · ✓ attendance signed/,
+    );
     await approveAll("init-drill", ["alice", "bob", "carol", "dave"]);
     await ui.ok(ui.app.locator("#execute-init-drill"));
     await ui.app.locator("#step-unlock-drill").click();
@@ -462,8 +472,16 @@ describe("a failing step and the witness's exception", () => {
     expect(await sealed.innerText()).toContain("Incomplete ceremony, sealed.");
     const bundle = (await sealed.locator(".sealed code").innerText()).trim();
 
-    // the exception is a witness-signed statement inside the verified evidence
-    const doc = JSON.parse(readFileSync(join(bundle, "inputs/provided/exception-1"), "utf8"));
+    // the exception is a witness-signed statement inside the verified evidence (a step.exception entry)
+    const entries = readFileSync(join(bundle, "transcript.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { action: string; step: string; person: string; inputs: Record<string, unknown> });
+    const ex = entries.filter((e) => e.action === "step.exception");
+    expect(ex).toHaveLength(1);
+    expect(ex[0]).toMatchObject({ step: "csr-missing", person: "bob", role: "witness" });
+    expect(entries.filter((e) => e.action === "attendance.recorded").map((e) => e.person)).toEqual(["erin"]);
+    const doc = ex[0]!.inputs as { statement: Record<string, unknown>; signature: string };
     expect(doc.statement).toMatchObject({
       type: "plantroot/ceremony-exception/v1",
       stepId: "csr-missing",
@@ -480,6 +498,9 @@ describe("a failing step and the witness's exception", () => {
     const res = await v.locator("#verify-result").innerText();
     expect(res).toContain("✓ The bundle verifies");
     expect(res).toContain("incomplete");
+    expect(readFileSync(join(bundle, "report.txt"), "utf8")).toMatch(
+      /^ {4}EXCEPTION recorded by witness bob at \S+ \([a-z-]+\): Key label typo in the script/m,
+    );
   });
 });
 

@@ -1,9 +1,10 @@
 // Starts the whole appliance for a test: a SoftHSM token, the demo PKI (root + SubCA via the CA
 // bootstrap), a real sqlite file, the real CA and validator, HTTPS/HTTP/metrics listeners on loopback,
 // and an http-01 responder the validator is pointed at.
+import { freePort } from "./ports.js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -57,16 +58,7 @@ export async function startHttp01Responder(port = 0): Promise<Http01Responder> {
   return out;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort };
 
 export interface Harness {
   app: RunningAppliance;

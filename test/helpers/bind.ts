@@ -8,10 +8,10 @@
 //   dns.legoEnv()         // RFC2136_* variables for `lego --dns rfc2136 --dns.resolvers ${dns.server} --dns.disable-cp`
 //   await dns.setTxt("_acme-challenge.plc1.plant.test", ["…"]);
 //   await dns.stop();
+import { freePort } from "./ports.js";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Resolver } from "node:dns/promises";
-import dgram from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -60,32 +60,6 @@ export async function hasIpv6Loopback(): Promise<boolean> {
     s.once("error", () => resolve(false));
     s.listen(0, "::1", () => s.close(() => resolve(true)));
   });
-}
-
-/** A port that is free for both TCP and UDP on the given loopback addresses right now. */
-async function freePort(hosts: string[]): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once("error", reject);
-      s.listen(0, hosts[0], () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const ok = await Promise.all(
-      hosts.map(
-        (h) =>
-          new Promise<boolean>((resolve) => {
-            const u = dgram.createSocket(h.includes(":") ? "udp6" : "udp4");
-            u.once("error", () => resolve(false));
-            u.bind(port, h, () => u.close(() => resolve(true)));
-          }),
-      ),
-    );
-    if (ok.every(Boolean)) return port;
-  }
-  throw new Error("no free port for named");
 }
 
 function namedConf(dir: string, zone: string, port: number, v6: boolean, key: TsigKey): string {
@@ -168,7 +142,7 @@ export async function startBind(opts: BindOptions = {}): Promise<BindServer> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), "bind-"));
-    const port = await freePort(v6 ? ["127.0.0.1", "::1"] : ["127.0.0.1"]);
+    const port = await freePort(v6 ? ["127.0.0.1", "::1"] : ["127.0.0.1"], true);
     const conf = join(dir, "named.conf");
     writeFileSync(conf, namedConf(dir, zone, port, v6, tsig));
     writeFileSync(join(dir, `${zone}.zone`), zoneFile(zone, opts.records ?? []));

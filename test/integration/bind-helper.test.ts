@@ -1,5 +1,6 @@
 // test/helpers/bind.ts as other tests use it: lego's rfc2136 provider writes the dns-01 TXT records
 // into the helper's BIND with its TSIG key, and an ACME server's validator (Pebble's) reads them back.
+import { freePort } from "../helpers/ports.js";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -13,15 +14,6 @@ let pebble: ChildProcess | undefined;
 let dir: string;
 let acmePort = 0;
 let pebbleLog = "";
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 async function waitForPort(port: number) {
   for (let i = 0; i < 100; i++) {

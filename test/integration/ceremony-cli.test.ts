@@ -177,10 +177,15 @@ describe("plantroot ceremony", () => {
       "prepare",
       ...approveAll(four),
       "execute",
+      // attendance signed on each person's own token (a colleague's token is refused)
+      "attend alice admin p-alice pin-alice",
+      "attend kim auditor p-carol pin-carol",
+      "attend kim auditor p-kim pin-kim",
       "prepare",
       ...approveAll(four),
       "share carol p-carol pin-carol",
       "execute",
+      "exception unlock-root bob p-bob pin-bob Only Carol had opened her share; Dave opens his now.",
       "share dave p-dave pin-dave",
       "execute",
       "prepare",
@@ -218,6 +223,11 @@ describe("plantroot ceremony", () => {
     expect(r.out).toContain("ERROR (quorum-not-met): step root-cert: needs 1 more crypto officer (1 of 2)");
     expect(r.out).toMatch(/Basic constraints \[critical\]: CA: true/);
     expect(r.out).not.toContain("pin-carol");
+    expect(r.out).not.toContain("pin-bob");
+    expect(r.out).toMatch(/alice is present as admin: attendance signed \(transcript entry \d+\)/);
+    expect(r.out).toMatch(/ERROR \(\S+\): .*kim/);
+    expect(r.out).toContain("EXCEPTION recorded by witness bob at ");
+    expect(r.out).toMatch(/\(secret-sharing\): Only Carol had opened her share; Dave opens his now\./);
     expect(r.out).toMatch(/sealed .*bundle: \d+ entries/);
   });
 
@@ -225,6 +235,10 @@ describe("plantroot ceremony", () => {
     const ok = await plantroot(["verify", p("bundle")]);
     expect(ok.code, ok.out).toBe(0);
     expect(ok.out).toMatch(/VALID ceremony 2026-CLI-1/);
+    expect(ok.out).toMatch(/signed statements: 2 attendance record\(s\), 1 witness exception\(s\)/);
+    expect(readFileSync(p("bundle/report.txt"), "utf8")).toMatch(
+      /EXCEPTION recorded by witness bob at \S+ \(secret-sharing\): Only Carol had opened her share/,
+    );
     const t = readFileSync(p("bundle/transcript.jsonl"), "utf8").split("\n");
     t[3] = t[3]!.replace('"role":"witness"', '"role":"auditor"');
     writeFileSync(p("bundle/transcript.jsonl"), t.join("\n"));

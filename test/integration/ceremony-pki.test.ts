@@ -5,7 +5,7 @@
 // ceremony rotates the SubCA with overlap, revokes the old one on a root CRL, makes an RSA-4096 root
 // and cross-certifies it. Every bundle passes the offline verifier; tampering is named.
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +33,7 @@ import { ShareSetSchema } from "../../ceremonies/shares.js";
 import { verifyBundle } from "../../ceremonies/verify.js";
 import { approve, closeCast, enrollCast, openSession, type Person, runStep, sealSession } from "../helpers/ceremony.js";
 import { buildCsr } from "../helpers/csr.js";
+import { plantroot } from "../helpers/demo-process.js";
 import { openssl, testSoftHsm } from "../helpers/softhsm.js";
 
 const sh = testSoftHsm();
@@ -339,6 +340,94 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
       await ca.close();
       await db.close();
     }
+  });
+
+  it("plantroot ceremony install-subca imports it into an appliance and records it in the audit chain", async () => {
+    // the appliance as plant IT configured it: its token (with the audit key made at installation),
+    // its data dir, and the certificate files its CA section names (not there yet)
+    const app = join(work, "appliance-install");
+    const pinFile = join(work, "appliance.pin");
+    writeFileSync(pinFile, "app-pin\n", { mode: 0o600 });
+    const config = (issuingKeyLabel: string, auditKeyLabel = "audit") => ({
+      dataDir: join(app, "data"),
+      listen: { host: "127.0.0.1", port: 0, httpPort: 0 },
+      tlsNames: ["127.0.0.1"],
+      hsm: { token: "appliance", pin: { file: pinFile } },
+      ca: {
+        pkiBaseUrl: "http://pki.plant.example",
+        hsm: { issuingKeyLabel, auditKeyLabel },
+        certificates: { issuing: join(app, "pki/issuing.pem"), root: join(app, "pki/root.pem") },
+        policy: { permittedDns: ["plant.example"], permittedIp: ["10.20.0.0/16"] },
+      },
+      validation: { allowedNetworks: ["10.20.0.0/16"], resolver: { hosts: {} } },
+    });
+    writeFileSync(join(work, "serve.json"), JSON.stringify(config("subca-g1")));
+    writeFileSync(join(work, "serve-wrong-key.json"), JSON.stringify(config("other-key")));
+    writeFileSync(join(work, "serve-no-audit-key.json"), JSON.stringify(config("subca-g1", "no-audit-key")));
+    const logKeyId = keyIdOf(createPublicKey(readFileSync(file(dir, "keys/root/ceremony-log.pub.pem"))));
+    const install = (cfg: string, ...extra: string[]) =>
+      plantroot(["ceremony", "install-subca", dir, "--config", join(work, cfg), "--actor", "operator:test", ...extra]);
+    // refused before anything is written: a registry that is not the pinned one, a key the config does not use
+    const wrongPin = await install("serve.json", "--registry-hash", "0".repeat(64));
+    expect(wrongPin.code).not.toBe(0);
+    expect(wrongPin.out).toMatch(/^plantroot: evidence bundle .* does not verify: .*not the pinned registry/m);
+    const wrongKey = await install("serve-wrong-key.json", "--registry-hash", registryHash);
+    expect(wrongKey.code).not.toBe(0);
+    expect(wrongKey.out).toMatch(/names issuing key "other-key", but ceremony 2026-ROOT-G1 made "subca-g1"/);
+    expect(existsSync(join(app, "pki/issuing.pem"))).toBe(false);
+    // the CA refuses to start on the new files (here: no audit key on the token): they are taken back
+    const noAudit = await install("serve-no-audit-key.json", "--registry-hash", registryHash);
+    expect(noAudit.code).not.toBe(0);
+    expect(noAudit.out).toMatch(/^plantroot: .*no-audit-key/m);
+    expect(existsSync(join(app, "pki/issuing.pem"))).toBe(false);
+    expect(existsSync(join(app, "pki/root.pem"))).toBe(false);
+
+    const ok = await install("serve.json", "--registry-hash", registryHash, "--log-key", logKeyId);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).not.toMatch(/WARNING/);
+    expect(readFileSync(join(app, "pki/issuing.pem"), "utf8")).toBe(
+      readFileSync(file(dir, "certs/subca-g1.pem"), "utf8"),
+    );
+    expect(readFileSync(join(app, "pki/root.pem"), "utf8")).toBe(readFileSync(file(dir, "certs/root-g1.pem"), "utf8"));
+    const sha = sha256Hex(pemToDer(readFileSync(file(dir, "certs/subca-g1.pem"), "utf8")));
+    expect(ok.out).toMatch(
+      new RegExp(`audit entry \\d+ \\(ceremony.subca-installed\\): SubCA ${sha} from ceremony 2026-ROOT-G1`),
+    );
+    // idempotent: the same bundle again changes nothing
+    const again = await install("serve.json", "--registry-hash", registryHash, "--log-key", logKeyId);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toMatch(/already installed and recorded; nothing changed/);
+    expect(again.out).not.toMatch(/^wrote /m);
+
+    // the appliance's audit chain verifies and shows where its SubCA came from
+    const head = (
+      JSON.parse(readFileSync(file(dir, "transcript.jsonl"), "utf8").trim().split("\n").pop()!) as {
+        hash: string;
+      }
+    ).hash;
+    const audit = await plantroot(["audit", "verify", "--db", join(app, "data/plantroot.db")]);
+    expect(audit.code, audit.out).toBe(0);
+    expect(audit.out).toMatch(/audit chain OK/);
+    expect(audit.out).toMatch(
+      new RegExp(
+        `^ceremony.subca-installed \\(entry \\d+, \\S+, by operator:test\\): ceremony 2026-ROOT-G1, certificate SHA-256 ${sha}, transcript head ${head}$`,
+        "m",
+      ),
+    );
+    const json = JSON.parse(
+      (await plantroot(["audit", "verify", "--db", join(app, "data/plantroot.db"), "--json"])).out,
+    ) as { ok: boolean; ceremonies: Array<{ type: string; details: Record<string, unknown> }> };
+    expect(json.ok).toBe(true);
+    expect(json.ceremonies).toHaveLength(1);
+    expect(json.ceremonies[0]!.details).toMatchObject({
+      ceremonyId: "2026-ROOT-G1",
+      certificateSha256: sha,
+      transcriptHead: head,
+      step: "subca-import",
+      token: "appliance",
+      key: "subca-g1",
+      pinned: { registry: true, logKey: true },
+    });
   });
 
   it("a leaf outside the name constraints, signed directly with the SubCA key, is rejected by openssl", async () => {

@@ -30,6 +30,7 @@ describe("console contract", () => {
       dryRunScript: { packageId: "root-g1" },
       signScript: { ...tp, packageId: "root-g1", person: "carol" },
       startCeremony: { packageId: "root-g1" },
+      recordAttendance: { ...tp, person: "carol" },
       provideInput: { name: "subca-csr", person: "carol", path: "/media/usb/subca.csr" },
       prepareStep: { stepId: "root-cert" },
       approveStep: { ...tp, stepId: "root-cert", person: "carol", role: "officer" },

@@ -379,7 +379,11 @@ function stepDetail(app: App, c: CeremonyView, s: StepView): HTMLElement {
                 "ul",
                 { class: "exceptions" },
                 s.exceptions.map((x) =>
-                  h("li", null, `${formatTime(x.time)} — exception recorded by ${x.name}: “${x.note}” (${x.input})`),
+                  h(
+                    "li",
+                    null,
+                    `${formatTime(x.time)} — exception recorded by ${x.name}: “${x.note}” (transcript entry ${x.seq})`,
+                  ),
                 ),
               )
             : null,
@@ -691,6 +695,50 @@ function closingSection(app: App, c: CeremonyView): HTMLElement {
   );
 }
 
+/** Participants not yet in the transcript's attendance record sign it with their own token. */
+function attendanceForm(app: App, c: CeremonyView): HTMLElement | null {
+  const st = app.ui.state!;
+  const open = c.participants.filter((p) => !p.attended);
+  if (c.phase !== "running" || !open.length) return null;
+  const form = "attendance";
+  const person = app.field(form, "person", open[0]!.id);
+  const who = open.find((p) => p.id === person) ?? open[0]!;
+  const sign = () => {
+    const tp = takeTokenPin(app, form);
+    void app.act(
+      `${who.name} signs the attendance record`,
+      async () => {
+        setCeremony(app, await app.api.recordAttendance({ person: who.id, ...tp }));
+      },
+      { ok: () => `${who.name}'s attendance is in the transcript, signed with their token.` },
+    );
+  };
+  return h(
+    "section",
+    { class: "attendance-form", "aria-labelledby": "h-attendance-sign" },
+    h("h3", { id: "h-attendance-sign" }, "Attendance record"),
+    h(
+      "p",
+      { class: "hint" },
+      "Each participant signs the ceremony's attendance record with their own token; it goes into the transcript. Checking in during the ceremony signs it too.",
+    ),
+    h(
+      "div",
+      { class: "form-row" },
+      selectField(
+        app,
+        form,
+        "person",
+        "Participant",
+        open.map((p) => ({ value: p.id, label: p.name })),
+        { clears: ["token", "pin"] },
+      ),
+      ...tokenPinFields(app, form, st.tokens, tokenOf(app, who.id), sign, who.id),
+      h("div", { class: "actions" }, button("Sign the attendance record", sign, { id: "attendance-submit" })),
+    ),
+  );
+}
+
 function transcriptSection(c: CeremonyView): HTMLElement {
   return h(
     "details",
@@ -755,10 +803,11 @@ export function ceremonyScreen(app: App): HTMLElement[] {
           h(
             "li",
             { class: p.present ? "chip present" : "chip absent" },
-            `${p.name} — ${p.roles.map((r) => ROLE_TITLES[r]).join(", ")}${p.present ? "" : " (not checked in)"}`,
+            `${p.name} — ${p.roles.map((r) => ROLE_TITLES[r]).join(", ")}${p.present ? "" : " (not checked in)"}${p.attended ? " · ✓ attendance signed" : ""}`,
           ),
         ),
       ),
+      attendanceForm(app, c),
       absent.length
         ? h(
             "p",
