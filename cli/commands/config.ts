@@ -1,0 +1,93 @@
+// `plantroot config check`: validates the config file (each problem names its field) and checks what
+// it points at on this machine — data directory, PKCS#11 library, SoftHSM config, PIN credential.
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { CliError } from "../cli-error.js";
+import { configPath, validateConfig } from "../ops/config-file.js";
+
+const HELP = `usage: plantroot config check [--config FILE]
+
+Validates the configuration (default /etc/plantroot/config.json, or $PLANTROOT_CONFIG) and the
+files it refers to. A PIN given as credential:NAME is expected at /etc/plantroot/credentials/NAME
+(root-only), which the systemd unit hands to the service with LoadCredential. Exit 1 on problems.`;
+
+export const CREDENTIALS_DIR = "/etc/plantroot/credentials";
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { config: { type: "string" }, help: { type: "boolean" } },
+    strict: true,
+  });
+  if (!sub || values.help || sub === "--help") {
+    console.log(HELP);
+    return sub ? 0 : 2;
+  }
+  if (sub !== "check") throw new CliError(`unknown config subcommand "${sub}"\n\n${HELP}`);
+  const path = configPath(values.config);
+  const { problems, warnings } = checkConfigFile(path);
+  for (const w of warnings) console.log(`warning: ${w}`);
+  for (const p of problems) console.log(`PROBLEM: ${p}`);
+  console.log(problems.length ? `config ${path}: ${problems.length} problem(s)` : `config ${path}: OK`);
+  return problems.length ? 1 : 0;
+}
+
+export function checkConfigFile(path: string): { problems: string[]; warnings: string[] } {
+  const warnings: string[] = [];
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    return { problems: [`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? "error"}`], warnings };
+  }
+  const { config, problems } = validateConfig(text);
+  if (!config) return { problems, warnings };
+
+  const mode = statSync(path).mode;
+  if (mode & 0o002) problems.push(`${path} is world-writable`);
+
+  if (!existsSync(config.dataDir)) problems.push(`dataDir: ${config.dataDir} does not exist`);
+  else if (!statSync(config.dataDir).isDirectory()) problems.push(`dataDir: ${config.dataDir} is not a directory`);
+  else if (statSync(config.dataDir).mode & 0o007) warnings.push(`dataDir: ${config.dataDir} is accessible to others`);
+  const dbDir = dirname(config.database);
+  if (existsSync(dbDir)) {
+    try {
+      accessSync(dbDir, constants.W_OK);
+    } catch {
+      warnings.push(`database: ${dbDir} is not writable by this user (the service user needs it)`);
+    }
+  } else problems.push(`database: directory ${dbDir} does not exist`);
+
+  if (!existsSync(config.hsm.library)) problems.push(`hsm.library: ${config.hsm.library} does not exist`);
+  const softhsmConf =
+    config.hsm.softhsmConf ?? (config.hsm.library.includes("softhsm") ? process.env.SOFTHSM2_CONF : undefined);
+  if (config.hsm.softhsmConf && !existsSync(config.hsm.softhsmConf))
+    problems.push(`hsm.softhsmConf: ${config.hsm.softhsmConf} does not exist`);
+  else if (softhsmConf && existsSync(softhsmConf)) {
+    const m = /^\s*directories\.tokendir\s*=\s*(.+?)\s*$/m.exec(readFileSync(softhsmConf, "utf8"));
+    if (!m) problems.push(`${softhsmConf}: no directories.tokendir`);
+    else if (!existsSync(m[1]!)) problems.push(`${softhsmConf}: token directory ${m[1]} does not exist`);
+  }
+
+  const pin = config.hsm.pin;
+  if (pin.startsWith("env:"))
+    warnings.push("hsm.pin: a PIN in an environment variable is for tests only; use credential:NAME");
+  const pinFile = pin.startsWith("file:")
+    ? pin.slice(5)
+    : pin.startsWith("credential:")
+      ? join(CREDENTIALS_DIR, pin.slice(11))
+      : undefined;
+  if (pinFile) {
+    if (!existsSync(pinFile))
+      warnings.push(`hsm.pin: ${pinFile} does not exist yet (written when the HSM token is set up)`);
+    else {
+      const st = statSync(pinFile);
+      if (st.mode & 0o077)
+        problems.push(`hsm.pin: ${pinFile} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 0600`);
+      if (pin.startsWith("credential:") && st.uid !== 0) problems.push(`hsm.pin: ${pinFile} must be owned by root`);
+    }
+  }
+  return { problems, warnings };
+}
