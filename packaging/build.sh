@@ -21,4 +21,4 @@ if [ "$image" = 1 ]; then
   bash "$PKG_DIR/image/build-image.sh" "$OUT"
 fi
 log "artefacts in $OUT:"
-(cd "$OUT" && ls -l -- *.deb *.tar.gz *.img 2>/dev/null | awk '{print "  " $5 "\t" $9}') >&2
+find "$OUT" -maxdepth 1 -type f \( -name '*.deb' -o -name '*.tar.gz' -o -name '*.img' -o -name '*.qcow2' \) -printf '  %s\t%f\n' | sort -k2 >&2

@@ -2,12 +2,12 @@
 # A Debian 12 base root filesystem from debootstrap, cached as a tarball under $CACHE/debootstrap
 # (debootstrap takes minutes; CI and later builds reuse the tarball). Prints the tarball's path.
 # Usage: base.sh test|appliance
-#   test       minbase + softhsm2: what the .deb needs, for install tests in a chroot
+#   test       minbase + softhsm2 + systemd: what the .deb needs (and units to verify against), for chroot tests
 #   appliance  minbase + systemd, kernel, GRUB, softhsm2, nftables: the appliance image
 source "$(dirname "$0")/../lib/common.sh"
 flavor="${1:?usage: base.sh test|appliance}"
 case "$flavor" in
-  test) include="softhsm2,ca-certificates" ;;
+  test) include="softhsm2,ca-certificates,systemd" ;;
   appliance) include="softhsm2,ca-certificates,systemd,systemd-sysv,systemd-timesyncd,udev,dbus,kmod,iproute2,procps,less,nano,openssl,nftables,linux-image-amd64,grub-pc,initramfs-tools,zstd" ;;
   *) die "unknown flavor $flavor" ;;
 esac

@@ -54,13 +54,15 @@ function sweep(dir) {
   }
 }
 sweep(nm);
+// TypeScript sources, declarations and source maps: the runtime loads JavaScript only
+const TYPESCRIPT = /\.([cm]?ts|map)$/;
 // npm and editor clutter inside packages
 const CLUTTER =
   /^(\.npmignore|\.eslintrc.*|\.eslintignore|\.prettierrc.*|\.editorconfig|\.travis\.yml|\.github|\.nycrc.*|\.jshintrc|\.gitattributes|\.package-lock\.json)$/;
 function clean(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (CLUTTER.test(e.name)) rmSync(p, { recursive: true, force: true });
+    if (CLUTTER.test(e.name) || (e.isFile() && TYPESCRIPT.test(e.name))) rmSync(p, { recursive: true, force: true });
     else if (e.isDirectory()) clean(p);
   }
 }

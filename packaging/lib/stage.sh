@@ -30,7 +30,7 @@ fs.writeFileSync(`${dest}/dist/package.json`, JSON.stringify({ name: p.name, ver
 JS
 
 # node_modules, cached: same lockfile + same Node + same recipe gives the same tree
-recipe=4
+recipe=5
 key="$( (cat "$REPO/package-lock.json" "$DEST/package.json"; echo "node=$NODE_VERSION recipe=$recipe") | sed "s/\"version\": \"$VERSION\"//" | sha256sum | cut -c1-16)"
 cached="$CACHE/node_modules/$key.tar"
 if [ -f "$cached" ]; then
