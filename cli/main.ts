@@ -9,6 +9,10 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  audit: {
+    summary: "verify the audit chain and its signed checkpoints offline",
+    load: () => import("./commands/audit.js"),
+  },
   hsm: {
     summary: "list tokens and keys, generate a key, show key attributes",
     load: () => import("./commands/hsm.js"),

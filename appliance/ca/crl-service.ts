@@ -1,0 +1,157 @@
+// The issuing CA's full CRL: built from the store's revocations, signed by the HSM key, recorded
+// (number strictly increasing, audited) before it is served; regenerated on revocation and on a schedule.
+import type { KeyObject } from "node:crypto";
+import type { SignatureAlgorithm } from "../../hsm/index.js";
+import type { AuditLog } from "../audit/index.js";
+import { caRepository } from "../store/ca-repository.js";
+import type { Db } from "../store/db.js";
+import { finishSigned, type Signer, sha256 } from "./certificate.js";
+import { prepareCrl } from "./crl.js";
+
+export interface CurrentCrl {
+  der: Buffer;
+  number: bigint;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  entries: number;
+}
+
+export interface CrlServiceDeps {
+  db: Db;
+  audit: AuditLog;
+  signer: Signer;
+  issuer: { subject: Buffer; keyIdentifier: Buffer; publicKey: KeyObject; signatureAlgorithm: SignatureAlgorithm };
+  lifetimeSeconds: number;
+  refreshSeconds: number;
+  now: () => Date;
+  onError?: (e: unknown) => void;
+}
+
+export class CrlService {
+  private cur: CurrentCrl | undefined;
+  private running: Promise<CurrentCrl> | undefined;
+  private queued: Promise<CurrentCrl> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly d: CrlServiceDeps) {}
+
+  current(): CurrentCrl | undefined {
+    return this.cur;
+  }
+
+  /** Loads the stored CRL; generates a new one if there is none or it is due. */
+  async init(): Promise<void> {
+    const s = await caRepository.crlState(this.d.db, this.d.issuer.keyIdentifier);
+    if (s)
+      this.cur = {
+        der: s.der,
+        number: BigInt(s.crl_number),
+        thisUpdate: new Date(s.this_update),
+        nextUpdate: new Date(s.next_update),
+        entries: s.entries,
+      };
+    if (!this.cur || this.dueAt() <= this.d.now().getTime()) await this.refresh("startup");
+    else this.schedule();
+  }
+
+  private dueAt(): number {
+    return this.cur ? this.cur.thisUpdate.getTime() + this.d.refreshSeconds * 1000 : 0;
+  }
+
+  /**
+   * Generates a CRL that reflects every revocation committed before this call. Concurrent callers
+   * share generations: at most one runs and one waits.
+   */
+  refresh(reason: string): Promise<CurrentCrl> {
+    if (!this.running) {
+      this.running = this.generate(reason).finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.refresh(reason);
+      });
+    return this.queued;
+  }
+
+  private async generate(reason: string): Promise<CurrentCrl> {
+    const { db, issuer } = this.d;
+    const now = this.d.now();
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + this.d.lifetimeSeconds * 1000);
+    const rows = await caRepository.revokedFor(db, issuer.keyIdentifier, thisUpdate.getTime());
+    const state = await caRepository.crlState(db, issuer.keyIdentifier);
+    const number = BigInt(state?.crl_number ?? 0) + 1n;
+    const prep = prepareCrl({
+      issuer: { name: issuer.subject, keyIdentifier: issuer.keyIdentifier },
+      thisUpdate,
+      nextUpdate,
+      crlNumber: number,
+      entries: rows.map((r) => ({
+        serial: Buffer.from(r.serial, "hex"),
+        revokedAt: new Date(r.revoked_at),
+        reason: r.revocation_reason,
+      })),
+      signatureAlgorithm: issuer.signatureAlgorithm,
+    });
+    const sig = await this.d.signer.sign(prep.tbs, prep.signatureAlgorithm);
+    const der = finishSigned(prep, sig, issuer.publicKey);
+    await db.write(async (tx) => {
+      await caRepository.saveCrl(tx, {
+        issuer_key_id: issuer.keyIdentifier,
+        crl_number: Number(number),
+        this_update: thisUpdate.getTime(),
+        next_update: nextUpdate.getTime(),
+        entries: rows.length,
+        der,
+      });
+      await this.d.audit.appendTx(tx, [
+        {
+          type: "crl.generated",
+          actor: "ca",
+          subject: `crl:${number}`,
+          details: {
+            reason,
+            crlNumber: number.toString(),
+            entries: rows.length,
+            thisUpdate: thisUpdate.toISOString(),
+            nextUpdate: nextUpdate.toISOString(),
+            sha256: sha256(der).toString("hex"),
+          },
+        },
+      ]);
+    });
+    this.cur = { der, number, thisUpdate, nextUpdate, entries: rows.length };
+    this.schedule();
+    return this.cur;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Math.max(1000, this.dueAt() - this.d.now().getTime());
+    this.timer = setTimeout(
+      () => {
+        this.refresh("schedule").catch((e) => {
+          this.d.onError?.(e);
+          // HSM or disk trouble: try again soon, long before nextUpdate
+          if (!this.stopped) this.timer = setTimeout(() => this.schedule(), 60_000).unref();
+        });
+      },
+      Math.min(wait, 2 ** 31 - 1),
+    );
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.queued?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,337 @@
+// The CA end to end on SoftHSM + sqlite: issued leaves pass openssl verify -x509_strict against
+// root + SubCA; every policy rule refuses with a clear reason and records nothing; startup key check.
+import { generateKeyPairSync } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Identifier } from "../../appliance/ca/api.js";
+import { derToPem, parseCertificate } from "../../appliance/ca/cert-parse.js";
+import { createCa } from "../../appliance/ca/create-ca.js";
+import { ctx, int, seq } from "../../appliance/ca/der.js";
+import { type ApplianceErrorKind, isApplianceError } from "../../appliance/errors.js";
+import { caFixture, type CaFixture } from "../helpers/ca-fixture.js";
+import { buildCsr, csrFor, p256 } from "../helpers/csr.js";
+import { openssl, writeTemp } from "../helpers/softhsm.js";
+import { fermatWeakKey, rocaWeakKey } from "../helpers/weak-rsa.js";
+
+let f: CaFixture;
+beforeAll(async () => {
+  f = await caFixture();
+});
+afterAll(async () => {
+  await f.close();
+});
+
+const dns = (value: string): Identifier => ({ type: "dns", value });
+const ip = (value: string): Identifier => ({ type: "ip", value });
+const requester = { accountId: "acct-1", orderId: "order-1" };
+
+async function rowCount(): Promise<number> {
+  return (await f.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+}
+
+/** The request is refused with `kind` and a message matching `reason`, and nothing is recorded. */
+async function refused(
+  req: Parameters<CaFixture["ca"]["issue"]>[0],
+  kind: ApplianceErrorKind,
+  reason: RegExp,
+): Promise<void> {
+  const before = await rowCount();
+  const err = await f.ca.issue(req).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, "request should have been refused").toBeDefined();
+  expect(isApplianceError(err), String(err)).toBe(true);
+  expect((err as { kind: string }).kind).toBe(kind);
+  expect((err as Error).message).toMatch(reason);
+  expect(await rowCount()).toBe(before);
+}
+
+function verifyLeaf(der: Buffer, name: string, purpose = "sslserver"): string {
+  const root = writeTemp(f.dir, "v-root.pem", derToPem(f.boot.rootDer));
+  const sub = writeTemp(f.dir, "v-sub.pem", derToPem(f.boot.issuingDer));
+  const leaf = writeTemp(f.dir, `${name}.pem`, derToPem(der));
+  return openssl(["verify", "-x509_strict", "-purpose", purpose, "-CAfile", root, "-untrusted", sub, leaf]);
+}
+
+describe("issuance", () => {
+  it("issues a device-tls leaf that openssl verifies strictly; recorded once, audited, chain returned", async () => {
+    const ids = [dns("plc1.plant.example"), ip("10.20.3.4"), ip("::1")];
+    const before = new Date();
+    const cert = await f.ca.issue({ csr: csrFor(ids), identifiers: ids, requester });
+    expect(verifyLeaf(cert.der, "leaf1")).toMatch(/: OK/);
+    expect(cert.serial).toMatch(/^[0-9a-f]{32}$/);
+    expect(cert.chainPem.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    // backdated by the configured 300 s; default validity 30 days - 1 s
+    expect(before.getTime() - cert.notBefore.getTime()).toBeGreaterThanOrEqual(299_000);
+    expect(before.getTime() - cert.notBefore.getTime()).toBeLessThan(302_000);
+    expect(cert.notAfter.getTime() - cert.notBefore.getTime()).toBe(30 * 86400_000 - 1000);
+    const rows = await f.db.all<{ status: string; der: Buffer }>(
+      "SELECT status, der FROM ca_certificates WHERE serial = ?",
+      [cert.serial],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe("issued");
+    expect(rows[0]!.der.equals(cert.der)).toBe(true);
+    const stored = await f.ca.getCertificate(cert.serial);
+    expect(stored?.revocation).toEqual({ status: "good" });
+    expect(stored?.accountId).toBe("acct-1");
+    expect(
+      stored?.authorityKeyId.equals(parseCertificate(f.boot.issuingDer).extensions.get("2.5.29.14")!.value.subarray(2)),
+    ).toBe(true);
+    const audit = await f.db.get<{ type: string; details: string }>(
+      "SELECT type, details FROM audit_log WHERE subject = ?",
+      [`certificate:${cert.serial}`],
+    );
+    expect(audit?.type).toBe("certificate.issued");
+    expect(JSON.parse(audit!.details).identifiers).toEqual(["dns:plc1.plant.example", "ip:10.20.3.4", "ip:::1"]);
+  });
+
+  it("device-client profile, no CN (empty subject, critical SAN), RSA-2048 key, concurrent requests", async () => {
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const spki = Buffer.from(rsa.publicKey.export({ type: "spki", format: "der" }));
+    const ids = [dns("hmi.plant.example")];
+    const csr = buildCsr({ privateKey: rsa.privateKey, spki, sans: ids, alg: "rsa-pkcs1-sha256" });
+    const cert = await f.ca.issue({ csr, identifiers: ids, profile: "device-client", requester });
+    expect(verifyLeaf(cert.der, "leaf-client", "sslclient")).toMatch(/: OK/);
+    expect(openssl(["x509", "-noout", "-text", "-in", writeTemp(f.dir, "lc.pem", derToPem(cert.der))])).toMatch(
+      /X509v3 Subject Alternative Name: critical/,
+    );
+    const many = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const id = [dns(`dev${i}.plant.example`)];
+        return f.ca.issue({ csr: csrFor(id), identifiers: id, requester });
+      }),
+    );
+    expect(new Set(many.map((c) => c.serial)).size).toBe(40);
+  });
+
+  it("profiles() and checkIdentifiers() describe the policy", () => {
+    expect(f.ca.profiles().map((p) => p.name)).toEqual(["device-tls", "device-client"]);
+    expect(f.ca.defaultProfile).toBe("device-tls");
+    const v = f.ca.checkIdentifiers([dns("a.plant.example"), dns("badplant.example"), ip("192.168.0.1")]);
+    expect(v.map((x) => x.ok)).toEqual([true, false, false]);
+    expect(v[1]!.reason).toMatch(/outside the permitted DNS subtrees/);
+  });
+});
+
+describe("policy: refused before signing, with a reason, nothing recorded", () => {
+  it("identifiers outside the SubCA's name constraints", async () => {
+    for (const [id, why] of [
+      [dns("badplant.example"), /outside the permitted DNS subtrees/],
+      [dns("x.bad.plant.example"), /excluded DNS subtree "bad.plant.example"/],
+      [ip("10.20.99.5"), /excluded IP range 10.20.99.0\/24/],
+      [ip("192.168.1.1"), /outside the permitted IP ranges/],
+      [ip("fe80::1"), /outside the permitted IP ranges/],
+    ] as const)
+      await refused({ csr: csrFor([id]), identifiers: [id], requester }, "rejectedIdentifier", why);
+  });
+
+  it("identifier syntax: wildcard, upper case, trailing dot, non-canonical IP", async () => {
+    await refused(
+      { csr: csrFor([dns("*.plant.example")]), identifiers: [dns("*.plant.example")], requester },
+      "rejectedIdentifier",
+      /wildcard/,
+    );
+    await refused(
+      { csr: csrFor([dns("PLC.plant.example")]), identifiers: [dns("PLC.plant.example")], requester },
+      "rejectedIdentifier",
+      /lower case/,
+    );
+    await refused(
+      { csr: csrFor([dns("plc.plant.example.")]), identifiers: [dns("plc.plant.example.")], requester },
+      "rejectedIdentifier",
+      /must not end with a dot/,
+    );
+    await refused(
+      { csr: csrFor([ip("::1")]), identifiers: [ip("0:0:0:0:0:0:0:1")], requester },
+      "rejectedIdentifier",
+      /canonical/,
+    );
+  });
+
+  it("SAN required", async () => {
+    const k = p256();
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, cn: "plc.plant.example" });
+    await refused({ csr, identifiers: [dns("plc.plant.example")], requester }, "badCSR", /a SAN is required/);
+  });
+
+  it("CN must equal one of the SANs", async () => {
+    const k = p256();
+    const ids = [dns("a.plant.example")];
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, cn: "b.plant.example", sans: ids });
+    await refused(
+      { csr, identifiers: ids, requester },
+      "badCSR",
+      /common name "b.plant.example" is not one of its subjectAltNames/,
+    );
+  });
+
+  it("the CSR must name exactly the authorised identifiers; only dNSName/iPAddress SANs", async () => {
+    const both = [dns("a.plant.example"), dns("b.plant.example")];
+    await refused(
+      { csr: csrFor(both), identifiers: [both[0]!], requester },
+      "badCSR",
+      /not authorised: dns:b.plant.example/,
+    );
+    await refused({ csr: csrFor([both[0]!]), identifiers: both, requester }, "badCSR", /lacks authorised identifiers/);
+    const k = p256();
+    const email = ctx(1, false, Buffer.from("ops@plant.example"));
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, sans: [both[0]!], extraSanDer: [email] });
+    await refused({ csr, identifiers: [both[0]!], requester }, "badCSR", /other than dNSName \/ iPAddress/);
+  });
+
+  it("CSR signature must verify", async () => {
+    const k = p256();
+    const ids = [dns("a.plant.example")];
+    const good = buildCsr({ privateKey: k.privateKey, spki: k.spki, sans: ids });
+    const other = buildCsr({ privateKey: p256().privateKey, spki: k.spki, sans: ids });
+    expect(good.equals(other)).toBe(false);
+    await refused({ csr: other, identifiers: ids, requester }, "badCSR", /signature does not verify/);
+    await refused({ csr: Buffer.from("not a csr"), identifiers: ids, requester }, "badCSR", /cannot be parsed/);
+  });
+
+  it("key types: P-521 and Ed25519 (not enabled) refused", async () => {
+    const ids = [dns("k.plant.example")];
+    const p521 = generateKeyPairSync("ec", { namedCurve: "secp521r1" });
+    const csr521 = buildCsr({
+      privateKey: p521.privateKey,
+      spki: Buffer.from(p521.publicKey.export({ type: "spki", format: "der" })),
+      sans: ids,
+      alg: "ecdsa-sha512",
+    });
+    await refused({ csr: csr521, identifiers: ids, requester }, "badKey", /curve 1.3.132.0.35 is not allowed/);
+    const ed = generateKeyPairSync("ed25519");
+    const csrEd = buildCsr({
+      privateKey: ed.privateKey,
+      spki: Buffer.from(ed.publicKey.export({ type: "spki", format: "der" })),
+      sans: ids,
+      alg: "ed25519",
+    });
+    await refused({ csr: csrEd, identifiers: ids, requester }, "badKey", /Ed25519 keys are not enabled/);
+  });
+
+  it("EC point not on the curve", async () => {
+    const k = p256();
+    const spki = Buffer.from(k.spki);
+    spki[spki.length - 1]! ^= 0x01;
+    const ids = [dns("k.plant.example")];
+    await refused(
+      { csr: buildCsr({ spki, sans: ids, signature: Buffer.alloc(70, 1) }), identifiers: ids, requester },
+      "badKey",
+      /not on the curve|cannot be parsed/,
+    );
+  });
+
+  it("RSA: too small, exponent not 65537, small prime factor", async () => {
+    const ids = [dns("r.plant.example")];
+    const rsa1024 = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    const csr1024 = buildCsr({
+      privateKey: rsa1024.privateKey,
+      spki: Buffer.from(rsa1024.publicKey.export({ type: "spki", format: "der" })),
+      sans: ids,
+      alg: "rsa-pkcs1-sha256",
+    });
+    await refused({ csr: csr1024, identifiers: ids, requester }, "badKey", /too small: 1024 bits/);
+    const e3 = generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: 3 });
+    const csrE3 = buildCsr({
+      privateKey: e3.privateKey,
+      spki: Buffer.from(e3.publicKey.export({ type: "spki", format: "der" })),
+      sans: ids,
+      alg: "rsa-pkcs1-sha256",
+    });
+    await refused({ csr: csrE3, identifiers: ids, requester }, "badKey", /exponent must be 65537 \(got 3\)/);
+    // n = 3 * odd, 2048 bits: refused on the key alone (the signature is never looked at)
+    let n = (1n << 2047n) | 1n;
+    n -= n % 3n;
+    if (n % 2n === 0n) n += 3n;
+    const mag = Buffer.from(n.toString(16).padStart(512, "0"), "hex");
+    const rsaKey = seq(Buffer.concat([Buffer.from([0x02, 0x82, 0x01, 0x01, 0x00]), mag]), int(65537));
+    const spki = seq(
+      seq(Buffer.from("06092a864886f70d010101", "hex"), Buffer.from([0x05, 0x00])),
+      Buffer.concat([Buffer.from([0x03, 0x82, (rsaKey.length + 1) >> 8, (rsaKey.length + 1) & 0xff, 0x00]), rsaKey]),
+    );
+    await refused(
+      {
+        csr: buildCsr({ spki, sans: ids, alg: "rsa-pkcs1-sha256", signature: Buffer.alloc(256, 7) }),
+        identifiers: ids,
+        requester,
+      },
+      "badKey",
+      /divisible by the small prime 3/,
+    );
+  });
+
+  it("RSA: ROCA fingerprint", async () => {
+    const k = rocaWeakKey();
+    const ids = [dns("roca.plant.example")];
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, sans: ids, alg: "rsa-pkcs1-sha256" });
+    await refused({ csr, identifiers: ids, requester }, "badKey", /ROCA/);
+  });
+
+  it("RSA: primes too close (Fermat)", async () => {
+    const k = fermatWeakKey();
+    const ids = [dns("fermat.plant.example")];
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, sans: ids, alg: "rsa-pkcs1-sha256" });
+    await refused({ csr, identifiers: ids, requester }, "badKey", /Fermat/);
+  });
+
+  it("validity: beyond the profile maximum, beyond the issuer, notBefore too far back", async () => {
+    const ids = [dns("v.plant.example")];
+    const now = Date.now();
+    await refused(
+      { csr: csrFor(ids), identifiers: ids, notAfter: new Date(now + 400 * 86400_000), requester },
+      "policyViolation",
+      /exceeds profile "device-tls" maximum of 397.0 days/,
+    );
+    await refused(
+      { csr: csrFor(ids), identifiers: ids, notBefore: new Date(now - 3600_000), requester },
+      "policyViolation",
+      /more than 300 s in the past/,
+    );
+    await refused(
+      { csr: csrFor(ids), identifiers: ids, profile: "nope", requester },
+      "policyViolation",
+      /unknown certificate profile/,
+    );
+  });
+
+  it("validity never beyond the issuer's notAfter (profile allowing 10 years)", async () => {
+    const g = await caFixture({ profiles: { maxValidityDays: 3650, validityDays: 30 } });
+    try {
+      const ids = [dns("long.plant.example")];
+      const before = (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+      await expect(
+        g.ca.issue({
+          csr: csrFor(ids),
+          identifiers: ids,
+          notAfter: new Date(Date.now() + 3 * 365 * 86400_000),
+          requester,
+        }),
+      ).rejects.toThrow(/after the issuing CA certificate/);
+      expect((await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n).toBe(before);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe("startup", () => {
+  it("refuses to run when the HSM key does not match the installed SubCA certificate", async () => {
+    await expect(
+      createCa({
+        config: { ...f.boot.config, hsm: { issuingKeyLabel: "audit-checkpoints", auditKeyLabel: "audit-checkpoints" } },
+        token: f.token,
+        db: f.db,
+      }),
+    ).rejects.toThrow(/does not match the installed issuing CA certificate: refusing to run/);
+  });
+
+  it("a bad configuration is refused naming the field", async () => {
+    await expect(
+      createCa({ config: { ...f.boot.config, pkiBaseUrl: "ftp://x" }, token: f.token, db: f.db }),
+    ).rejects.toThrow(/pkiBaseUrl/);
+    await expect(
+      createCa({ config: { ...f.boot.config, policy: { permittedIp: ["10.0.0.1/8"] } }, token: f.token, db: f.db }),
+    ).rejects.toThrow(/policy.permittedIp.0/);
+  });
+});
