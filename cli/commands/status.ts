@@ -75,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
         applied: applied.size,
         pending: MIGRATIONS.filter((m) => !applied.has(m.id)).map((m) => m.id),
       };
-      st.ca = await caSummary(db);
+      st.ca = await caSummary(db, cfg.raw);
     } finally {
       await db.close();
     }
@@ -84,14 +84,16 @@ export async function run(argv: string[]): Promise<number> {
         `database schema: ${st.database.migrations.pending.length} migration(s) pending (applied at next start)`,
       );
     if (!st.ca.initialised)
-      problems.push("CA not set up yet: no CA certificates in the database (run the first ceremony)");
+      problems.push("CA not set up yet: no issuing CA certificate configured (run the first ceremony)");
     for (const c of st.ca.certificates) {
-      if (c.daysLeft < 0) problems.push(`${c.role} certificate ${c.subject} expired on ${c.notAfter}`);
+      if (c.problem || c.daysLeft === undefined) problems.push(`${c.role} CA certificate: ${c.problem}`);
+      else if (c.daysLeft < 0) problems.push(`${c.role} CA certificate ${c.subject} expired on ${c.notAfter}`);
       else if (c.daysLeft <= warnDays)
-        problems.push(`${c.role} certificate ${c.subject} expires in ${c.daysLeft} days`);
+        problems.push(`${c.role} CA certificate ${c.subject} expires in ${c.daysLeft} days (${c.notAfter})`);
     }
     if (st.ca.lastCrl && Date.parse(st.ca.lastCrl.nextUpdate) < Date.now())
       problems.push(`last CRL (number ${st.ca.lastCrl.number}) is past its nextUpdate ${st.ca.lastCrl.nextUpdate}`);
+    if (st.ca.issued && st.ca.issued.total > 0 && !st.ca.lastCrl) warnings.push("no CRL has been published yet");
   }
 
   if (values.json) console.log(JSON.stringify(st, null, 2));
@@ -115,14 +117,22 @@ function render(st: Status): string {
   if (st.ca.certificates.length) {
     lines.push("", "CA certificates:");
     for (const c of st.ca.certificates)
-      lines.push(`  ${c.role.padEnd(8)} ${c.subject}  serial ${c.serial}  notAfter ${c.notAfter} (${c.daysLeft} days)`);
-  } else lines.push("", "CA certificates: none");
+      lines.push(
+        c.problem
+          ? `  ${c.role.padEnd(12)} ${c.problem}`
+          : `  ${c.role.padEnd(12)} ${c.subject}  serial ${c.serial}  notAfter ${c.notAfter} (${c.daysLeft} days)`,
+      );
+  } else lines.push("", "CA certificates: none configured");
   lines.push(
     st.ca.lastCrl
-      ? `last CRL  number ${st.ca.lastCrl.number}  thisUpdate ${st.ca.lastCrl.thisUpdate}  nextUpdate ${st.ca.lastCrl.nextUpdate}`
+      ? `last CRL  number ${st.ca.lastCrl.number}  thisUpdate ${st.ca.lastCrl.thisUpdate}  nextUpdate ${st.ca.lastCrl.nextUpdate}  (${st.ca.lastCrl.entries} entries)`
       : "last CRL  none",
   );
-  if (st.ca.issuedCount !== undefined) lines.push(`issued    ${st.ca.issuedCount} certificates`);
+  if (st.ca.issued)
+    lines.push(
+      `issued    ${st.ca.issued.total} certificates, ${st.ca.issued.revoked} revoked` +
+        (st.ca.issued.inFlight ? `, ${st.ca.issued.inFlight} being signed` : ""),
+    );
   if (st.warnings.length) lines.push("", ...st.warnings.map((w) => `warning: ${w}`));
   lines.push("", st.problems.length ? st.problems.map((p) => `PROBLEM: ${p}`).join("\n") : "status: OK");
   return lines.join("\n");

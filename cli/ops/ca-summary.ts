@@ -1,53 +1,97 @@
-// What the store says about the CA for `plantroot status`: the CA certificates with their expiry and
-// the last CRL. Reads committed state only; knows the CA's tables by name and nothing more.
+// What `plantroot status` says about the CA: its certificates (the PEM files the CA configuration
+// names) with their expiry, the last CRL and issuance counts from the store. Reads only.
+import { X509Certificate } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import type { Db } from "../../appliance/store/db.js";
 
 export interface CaCertificateSummary {
-  role: string;
-  subject: string;
-  serial: string;
-  notAfter: string;
+  role: "root" | "issuing" | "intermediate";
+  file: string;
+  subject?: string;
+  serial?: string;
+  notAfter?: string;
   /** whole days until notAfter (negative once expired) */
-  daysLeft: number;
+  daysLeft?: number;
+  /** set when the file is missing or unreadable */
+  problem?: string;
 }
 
 export interface CaSummary {
-  /** false when the CA tables do not exist yet (no CA set up, or a store without the CA component) */
+  /** the CA configuration names its certificates and the store has the CA's tables */
   initialised: boolean;
   certificates: CaCertificateSummary[];
-  lastCrl?: { number: string; thisUpdate: string; nextUpdate: string };
-  issuedCount?: number;
+  lastCrl?: { number: number; thisUpdate: string; nextUpdate: string; entries: number };
+  issued?: { total: number; revoked: number; inFlight: number };
+}
+
+/** The CA certificate files named by the CA configuration (`ca.certificates` of the config file). */
+export function caCertificateFiles(
+  raw: Record<string, unknown>,
+): Array<{ role: CaCertificateSummary["role"]; file: string }> {
+  const ca = raw.ca as { certificates?: { root?: unknown; issuing?: unknown; intermediates?: unknown } } | undefined;
+  const c = ca?.certificates;
+  if (!c) return [];
+  const out: Array<{ role: CaCertificateSummary["role"]; file: string }> = [];
+  if (typeof c.root === "string") out.push({ role: "root", file: c.root });
+  if (Array.isArray(c.intermediates))
+    for (const f of c.intermediates) if (typeof f === "string") out.push({ role: "intermediate", file: f });
+  if (typeof c.issuing === "string") out.push({ role: "issuing", file: c.issuing });
+  return out;
+}
+
+const DAY = 86_400_000;
+
+export function describeCertificate(
+  role: CaCertificateSummary["role"],
+  file: string,
+  now = new Date(),
+): CaCertificateSummary {
+  if (!existsSync(file)) return { role, file, problem: `${file} does not exist` };
+  try {
+    const x = new X509Certificate(readFileSync(file));
+    const notAfter = new Date(x.validTo);
+    return {
+      role,
+      file,
+      subject: x.subject.replace(/\n/g, ", "),
+      serial: x.serialNumber.toLowerCase(),
+      notAfter: notAfter.toISOString(),
+      daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / DAY),
+    };
+  } catch (e) {
+    return { role, file, problem: `${file}: not a certificate (${(e as Error).message})` };
+  }
 }
 
 async function hasTable(db: Db, name: string): Promise<boolean> {
   return (await db.get("SELECT 1 AS x FROM sqlite_master WHERE type='table' AND name=?", [name])) !== undefined;
 }
 
-const DAY = 86_400_000;
-
-export async function caSummary(db: Db, now = new Date()): Promise<CaSummary> {
-  // The CA component's tables (appliance/store/migrations/ca.ts). Until a CA has been set up the
-  // tables may be absent or empty; both read as "not initialised".
-  if (!(await hasTable(db, "ca_certificates"))) return { initialised: false, certificates: [] };
-  const rows = await db.all<{ role: string; subject: string; serial: string; not_after: string }>(
-    "SELECT role, subject, serial, not_after FROM ca_certificates ORDER BY not_after",
-  );
-  const certificates = rows.map((r) => ({
-    role: r.role,
-    subject: r.subject,
-    serial: r.serial,
-    notAfter: new Date(r.not_after).toISOString(),
-    daysLeft: Math.floor((Date.parse(r.not_after) - now.getTime()) / DAY),
-  }));
-  const out: CaSummary = { initialised: certificates.length > 0, certificates };
-  if (await hasTable(db, "crls")) {
-    const crl = await db.get<{ crl_number: string; this_update: string; next_update: string }>(
-      "SELECT crl_number, this_update, next_update FROM crls ORDER BY this_update DESC LIMIT 1",
+export async function caSummary(db: Db, raw: Record<string, unknown>, now = new Date()): Promise<CaSummary> {
+  const certificates = caCertificateFiles(raw).map((f) => describeCertificate(f.role, f.file, now));
+  const out: CaSummary = { initialised: false, certificates };
+  // tables of appliance/store/migrations/ca.ts (times in ms since the epoch)
+  if (await hasTable(db, "ca_crl_state")) {
+    const crl = await db.get<{ crl_number: number; this_update: number; next_update: number; entries: number }>(
+      "SELECT crl_number, this_update, next_update, entries FROM ca_crl_state ORDER BY this_update DESC LIMIT 1",
     );
-    if (crl) out.lastCrl = { number: crl.crl_number, thisUpdate: crl.this_update, nextUpdate: crl.next_update };
+    if (crl)
+      out.lastCrl = {
+        number: crl.crl_number,
+        thisUpdate: new Date(crl.this_update).toISOString(),
+        nextUpdate: new Date(crl.next_update).toISOString(),
+        entries: crl.entries,
+      };
   }
-  if (await hasTable(db, "certificates")) {
-    out.issuedCount = (await db.get<{ n: number }>("SELECT count(*) AS n FROM certificates"))?.n ?? 0;
+  if (await hasTable(db, "ca_certificates")) {
+    const r = await db.get<{ total: number; revoked: number; in_flight: number }>(
+      `SELECT count(*) FILTER (WHERE status = 'issued') AS total,
+              count(*) FILTER (WHERE revoked_at IS NOT NULL) AS revoked,
+              count(*) FILTER (WHERE status = 'signing') AS in_flight
+         FROM ca_certificates`,
+    );
+    out.issued = { total: r?.total ?? 0, revoked: r?.revoked ?? 0, inFlight: r?.in_flight ?? 0 };
+    out.initialised = certificates.some((c) => c.role === "issuing" && !c.problem);
   }
   return out;
 }

@@ -1,6 +1,7 @@
-// plantroot backup/restore (cli/ops/backup.ts) against a real, busy sqlite database: a backup taken
-// while another process commits under load holds every write acknowledged before it started, passes
-// integrity_check, and restore refuses a database in use, a newer one, and a damaged backup.
+// plantroot backup / restore / status (cli/commands, cli/ops/backup.ts) against a real CA issuing
+// under load in another process (SoftHSM + sqlite): a backup taken mid-load holds every certificate
+// acknowledged before it started, passes integrity_check and the audit-chain verifier; restore refuses
+// a database in use, a newer one, a damaged backup and one from a newer Plantroot.
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,135 +9,186 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Db } from "../../appliance/store/db.js";
 import { integrityCheck } from "../../appliance/store/maintenance.js";
-import { createBackup, readBackup, restoreBackup } from "../../cli/ops/backup.js";
+import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
+import { readBackup, restoreBackup } from "../../cli/ops/backup.js";
 import { loadConfig } from "../../cli/ops/config-file.js";
-import { LOAD_MIGRATIONS } from "../fixtures/load-schema.js";
 
+const REPO = join(import.meta.dirname, "../..");
 const root = mkdtempSync(join(tmpdir(), "ops-backup-"));
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) c.kill("SIGKILL");
 });
 
-function appliance(name: string) {
-  const etc = join(root, name, "etc");
-  const data = join(root, name, "data");
-  mkdirSync(join(etc, "credentials"), { recursive: true });
-  mkdirSync(data, { recursive: true });
-  writeFileSync(join(etc, "credentials", "hsm-pin"), "123456", { mode: 0o600 });
-  writeFileSync(join(etc, "softhsm2.conf"), `directories.tokendir = ${data}\n`);
-  const cfg = {
-    dataDir: data,
-    hsm: {
-      library: "/usr/lib/softhsm/libsofthsm2.so",
-      token: "plantroot",
-      pin: `file:${join(etc, "credentials", "hsm-pin")}`,
-      softhsmConf: join(etc, "softhsm2.conf"),
-    },
-  };
-  writeFileSync(join(etc, "config.json"), JSON.stringify(cfg));
-  chmodSync(join(etc, "config.json"), 0o640);
-  return loadConfig(join(etc, "config.json"));
+/** Runs the plantroot CLI (a separate process, as plant IT would) and collects its output. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [join(REPO, "bin/plantroot.mjs"), ...args], { cwd: REPO });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    p.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    p.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
-/** Starts the load writer; resolves acknowledged writes as they arrive: id -> ack time (ms). */
-function startLoad(dbPath: string) {
-  const acked = new Map<number, number>();
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/load-writer.ts", dbPath], {
+interface Ready {
+  dbPath: string;
+  dir: string;
+  root: string;
+  issuing: string;
+  softhsm: string;
+}
+
+/** Starts a CA issuing under load in its own process; tracks acknowledged serials and their ack times. */
+async function startLoad() {
+  const acked = new Map<string, number>();
+  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/load-writer.ts"], {
+    cwd: REPO,
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);
+  let ready!: (r: Ready) => void;
+  const readyP = new Promise<Ready>((r) => {
+    ready = r;
+  });
   let buf = "";
   child.stdout!.on("data", (d: Buffer) => {
     buf += d.toString();
     const lines = buf.split("\n");
     buf = lines.pop()!;
     for (const l of lines) {
-      const [id, t] = l.split(" ").map(Number);
-      acked.set(id!, t!);
+      if (l.startsWith("ready ")) ready(JSON.parse(l.slice(6)) as Ready);
+      else {
+        const [serial, t] = l.split(" ");
+        acked.set(serial!, Number(t));
+      }
     }
   });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   const until = async (pred: () => boolean) => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (!pred()) {
-      if (Date.now() > deadline) throw new Error("load writer made no progress");
+      if (Date.now() > deadline) throw new Error("the CA under load made no progress");
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  return { child, acked, exited, until };
+  return { child, acked, exited, until, ready: await readyP };
 }
 
-describe("backup and restore under load", () => {
-  const live = appliance("live");
+function writeConfig(name: string, r: Ready, token = "ca-1"): string {
+  const etc = join(root, name);
+  mkdirSync(join(etc, "credentials"), { recursive: true });
+  writeFileSync(join(etc, "credentials", "hsm-pin"), "1234", { mode: 0o600 });
+  const path = join(etc, "config.json");
+  writeFileSync(
+    path,
+    JSON.stringify({
+      dataDir: r.dir,
+      database: r.dbPath,
+      hsm: {
+        library: "/usr/lib/softhsm/libsofthsm2.so",
+        token,
+        pin: `file:${join(etc, "credentials", "hsm-pin")}`,
+        softhsmConf: r.softhsm,
+      },
+      ca: { certificates: { root: r.root, issuing: r.issuing } },
+    }),
+  );
+  chmodSync(path, 0o640);
+  return path;
+}
 
-  it("a backup taken while another process commits holds every write acknowledged before it started", async () => {
-    const load = startLoad(live.database);
-    await load.until(() => load.acked.size >= 2000);
+describe("backup and restore of a CA issuing under load", () => {
+  it("backup mid-load holds every certificate acknowledged before it started; restore is guarded", async () => {
+    const load = await startLoad();
+    const config = writeConfig("live", load.ready);
+    await load.until(() => load.acked.size >= 300);
+
     const t0 = Date.now();
-    const ackedBefore = [...load.acked].filter(([, t]) => t < t0).map(([id]) => id);
-    const { dir, manifest } = await createBackup(live, join(root, "backups"), LOAD_MIGRATIONS);
-    const sizeAtEnd = load.acked.size;
-    await load.until(() => load.acked.size >= sizeAtEnd + 500); // still issuing after the backup
-    expect(Date.parse(manifest.startedAt)).toBeGreaterThanOrEqual(t0);
+    const ackedBefore = [...load.acked].filter(([, t]) => t < t0).map(([s]) => s);
+    const backup = await cli(["backup", "--config", config, "--out", join(root, "backups")]);
+    expect(backup.stderr).toMatch(/snapshot at/);
+    expect(backup.code).toBe(0);
+    const dir = backup.stdout.trim();
+    const atEnd = load.acked.size;
+    await load.until(() => load.acked.size >= atEnd + 200); // the CA kept issuing through the backup
 
-    // the copy is sound and self-contained, and checks out against its manifest
-    expect(readBackup(dir).database.sha256).toBe(manifest.database.sha256);
+    const manifest = readBackup(dir);
+    expect(Date.parse(manifest.startedAt)).toBeGreaterThanOrEqual(t0);
+    expect(manifest.database.migrations).toEqual(MIGRATIONS.map((m) => m.id));
     const copy = join(dir, manifest.database.file);
     expect(await integrityCheck(copy)).toEqual(["ok"]);
-    const db = await Db.openReadOnly(copy, { migrations: LOAD_MIGRATIONS });
-    const ids = new Set((await db.all<{ id: number }>("SELECT id FROM load_certificates")).map((r) => r.id));
+    const db = await Db.openReadOnly(copy, { migrations: MIGRATIONS });
+    const issued = new Set(
+      (
+        await db.all<{ serial: string }>(
+          "SELECT serial FROM ca_certificates WHERE status = 'issued' AND der IS NOT NULL",
+        )
+      ).map((r) => r.serial),
+    );
     await db.close();
-    const missing = ackedBefore.filter((id) => !ids.has(id));
-    expect(missing).toEqual([]);
-    expect(ackedBefore.length).toBeGreaterThanOrEqual(2000);
-    // a snapshot, not a torn copy: no row beyond what was committed when it ended
-    expect(ids.size).toBeLessThan(load.acked.size);
-    // the configuration came along, the PIN did not
-    expect(manifest.config.map((c) => c.file).sort()).toEqual(["config/config.json", "config/softhsm2.conf"]);
+    expect(ackedBefore.length).toBeGreaterThanOrEqual(300);
+    expect(ackedBefore.filter((s) => !issued.has(s))).toEqual([]);
+    expect(issued.size).toBeLessThan(load.acked.size); // a snapshot, taken while issuing went on
+    // the audit chain in the copy is whole (a torn copy would break its hash links)
+    const audit = await cli(["audit", "verify", "--db", copy]);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    // configuration came along, the PIN did not
+    const files = manifest.config.map((c) => c.file);
+    expect(files[0]).toBe("config/config.json");
+    expect(files.slice(1)).toEqual([expect.stringMatching(/^config\/external\/.*\/softhsm2\.conf$/)]);
     expect(JSON.stringify(manifest)).not.toContain("hsm-pin");
 
-    // restore refuses while the database is in use by the running writer
-    await expect(restoreBackup(live, dir, { migrations: LOAD_MIGRATIONS, force: true })).rejects.toThrow(
-      /in use by another process/,
-    );
+    // status of the running appliance: CA certificates with expiry, HSM reachable, issued counts
+    const st = await cli(["status", "--config", config, "--json"]);
+    const status = JSON.parse(st.stdout);
+    expect(status.hsm.reachable).toBe(true);
+    expect(status.ca.initialised).toBe(true);
+    expect(status.ca.certificates.map((c: { role: string }) => c.role)).toEqual(["root", "issuing"]);
+    expect(status.ca.certificates[1].daysLeft).toBeGreaterThan(300);
+    expect(status.ca.issued.total).toBeGreaterThan(300);
+    expect(status.database.bytes).toBeGreaterThan(0);
+
+    // restore refuses while the CA has the database open
+    const busy = await cli(["restore", "--config", config, "--from", dir, "--force"]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/in use by another process .*stop it first/);
     load.child.kill("SIGTERM");
     expect(await load.exited).toBe(0);
-    // ... and, once stopped, refuses to overwrite a database written after the backup without --force
-    await expect(restoreBackup(live, dir, { migrations: LOAD_MIGRATIONS })).rejects.toThrow(/after this backup/);
-    const r = await restoreBackup(live, dir, { migrations: LOAD_MIGRATIONS, force: true });
-    expect(r.previous).toMatch(/\.pre-restore-/);
-    expect(await integrityCheck(live.database)).toEqual(["ok"]);
-    const restored = await Db.open(live.database, { migrations: LOAD_MIGRATIONS });
-    const n = (await restored.get<{ n: number }>("SELECT count(*) AS n FROM load_certificates"))!.n;
-    expect(n).toBe(ids.size);
+    // once stopped, it refuses to overwrite a database written after the backup, unless --force
+    const newer = await cli(["restore", "--config", config, "--from", dir]);
+    expect(newer.code).toBe(1);
+    expect(newer.stderr).toMatch(/after this backup .* --force/);
+    const forced = await cli(["restore", "--config", config, "--from", dir, "--force"]);
+    expect(forced.code, forced.stderr).toBe(0);
+    const previous = forced.stdout.match(/previous database kept as (\S+)/)![1]!;
+
+    expect(await integrityCheck(load.ready.dbPath)).toEqual(["ok"]);
+    const restored = await Db.open(load.ready.dbPath, { migrations: MIGRATIONS });
+    const n = (await restored.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates WHERE status = 'issued'"))!
+      .n;
+    expect(n).toBe(issued.size);
     await restored.close();
-    // the replaced database is kept intact aside
-    const prev = await Db.openReadOnly(r.previous!, { migrations: LOAD_MIGRATIONS });
-    expect((await prev.get<{ n: number }>("SELECT count(*) AS n FROM load_certificates"))!.n).toBe(load.acked.size);
+    expect((await cli(["audit", "verify", "--db", load.ready.dbPath])).code).toBe(0);
+    // the replaced database is kept whole: everything the CA acknowledged is in it
+    const prev = await Db.openReadOnly(previous, { migrations: MIGRATIONS });
+    const all = (await prev.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates WHERE status = 'issued'"))!.n;
+    expect(all).toBe(load.acked.size);
     await prev.close();
-  });
-
-  it("restore into a fresh appliance; refuses damaged backups and backups from a newer Plantroot", async () => {
-    const src = appliance("src");
-    const db = await Db.open(src.database, { migrations: LOAD_MIGRATIONS });
-    await db.write((tx) => tx.run("INSERT INTO load_certificates (id, serial, der) VALUES (1, '01', x'00')"));
-    await db.close();
-    const { dir } = await createBackup(src, join(root, "backups2"), LOAD_MIGRATIONS);
-
-    const fresh = appliance("fresh");
-    await restoreBackup(fresh, dir, { migrations: LOAD_MIGRATIONS });
-    const back = await Db.openReadOnly(fresh.database, { migrations: LOAD_MIGRATIONS });
-    expect(await back.get("SELECT serial FROM load_certificates WHERE id = 1")).toEqual({ serial: "01" });
-    await back.close();
 
     // a version of Plantroot that does not know the backup's migrations refuses it
-    const other = appliance("older");
-    await expect(restoreBackup(other, dir, { migrations: [] })).rejects.toThrow(/newer version/);
-
-    // one flipped byte in the database copy: refused by checksum before anything is touched
-    const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-    appendFileSync(join(dir, m.database.file), Buffer.from([0]));
-    await expect(restoreBackup(other, dir, { migrations: LOAD_MIGRATIONS })).rejects.toThrow(/damaged/);
-  });
+    const cfg = loadConfig(config);
+    await expect(restoreBackup(cfg, dir, { migrations: [], force: true })).rejects.toThrow(/newer version/);
+    // one byte appended to the database copy: refused by checksum before anything is touched
+    appendFileSync(copy, Buffer.from([0]));
+    const damaged = await cli(["restore", "--config", config, "--from", dir, "--force"]);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toMatch(/damaged/);
+    expect(readFileSync(join(dir, "manifest.json"), "utf8")).toContain(manifest.database.sha256);
+  }, 120_000);
 });
