@@ -1,7 +1,7 @@
 // Shared by the packaging tests: build the artefacts (packaging/build.sh) into a throw-away output
 // directory, and throw-away Debian 12 chroots (chroot.sh) where commands run with no network.
 import { execFileSync, spawnSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -125,4 +125,32 @@ export function stageDebs(c: Chroot, files: string[]): string[] {
   execFileSync("mkdir", ["-p", c.path("debs")]);
   execFileSync("cp", [...files, c.path("debs")]);
   return files.map((f) => `/debs/${f.split("/").pop()}`);
+}
+
+/**
+ * Version N+1 of a built package for upgrade tests: the same runtime with one more schema migration
+ * appended to the store's MIGRATIONS, repacked under a higher version with dpkg-deb.
+ */
+export function repackWithMigration(deb: string, version: string, migration: { id: string; sql: string }): string {
+  const work = mkdtempSync(join(tmpdir(), "plantroot-repack-"));
+  const tree = join(work, "tree");
+  must("dpkg-deb", ["-R", deb, tree]);
+  const index = join(tree, "usr/lib/plantroot/dist/appliance/store/migrations/index.js");
+  const src = readFileSync(index, "utf8");
+  const m = /export const MIGRATIONS = \[(.*)\];/.exec(src);
+  if (!m) throw new Error(`cannot find MIGRATIONS in ${index}`);
+  const items = m[1]!.trim() ? `${m[1]}, ${JSON.stringify(migration)}` : JSON.stringify(migration);
+  writeFileSync(index, src.replace(m[0], `export const MIGRATIONS = [${items}];`));
+  const control = join(tree, "DEBIAN/control");
+  writeFileSync(control, readFileSync(control, "utf8").replace(/^Version: .*$/m, `Version: ${version}`));
+  for (const f of ["dist/package.json", "package.json"]) {
+    const p = join(tree, "usr/lib/plantroot", f);
+    const j = JSON.parse(readFileSync(p, "utf8"));
+    j.version = version;
+    writeFileSync(p, `${JSON.stringify(j, null, 2)}\n`);
+  }
+  rmSync(join(tree, "DEBIAN/md5sums"), { force: true });
+  const out = join(work, `plantroot_${version}_amd64.deb`);
+  must("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, out]);
+  return out;
 }
