@@ -3,12 +3,12 @@
 # (debootstrap takes minutes; CI and later builds reuse the tarball). Prints the tarball's path.
 # Usage: base.sh test|appliance
 #   test       minbase + softhsm2 + systemd: what the .deb needs (and units to verify against), for chroot tests
-#   appliance  minbase + systemd, kernel, GRUB, softhsm2, nftables: the appliance image
+#   appliance  minbase + systemd, kernel, softhsm2, nftables: the appliance image (boot loader added by build-image.sh)
 source "$(dirname "$0")/../lib/common.sh"
 flavor="${1:?usage: base.sh test|appliance}"
 case "$flavor" in
   test) include="softhsm2,ca-certificates,systemd" ;;
-  appliance) include="softhsm2,ca-certificates,systemd,systemd-sysv,systemd-timesyncd,udev,dbus,kmod,iproute2,procps,less,nano,openssl,nftables,linux-image-amd64,grub-pc,initramfs-tools,zstd" ;;
+  appliance) include="softhsm2,ca-certificates,systemd,systemd-sysv,systemd-timesyncd,udev,dbus,kmod,iproute2,procps,less,nano,openssl,nftables,linux-image-amd64,initramfs-tools,zstd" ;;
   *) die "unknown flavor $flavor" ;;
 esac
 recipe=1
