@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib/common.sh"
 flavor="${1:?usage: base.sh test|appliance}"
 case "$flavor" in
   test) include="softhsm2,ca-certificates,systemd" ;;
-  appliance) include="softhsm2,ca-certificates,systemd,systemd-sysv,systemd-timesyncd,udev,dbus,kmod,iproute2,procps,less,nano,openssl,nftables,linux-image-amd64,initramfs-tools,zstd" ;;
+  appliance) include="softhsm2,ca-certificates,netbase,systemd,systemd-sysv,systemd-timesyncd,udev,dbus,kmod,iproute2,procps,less,nano,openssl,nftables,linux-image-amd64,initramfs-tools,zstd" ;;
   *) die "unknown flavor $flavor" ;;
 esac
 recipe=1

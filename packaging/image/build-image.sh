@@ -42,11 +42,13 @@ mkdir -p "$root/boot/efi" "$root/etc/systemd/network" "$root/etc/issue.d"
 install -m 0644 "$PKG_DIR/image/20-wired.network" "$root/etc/systemd/network/20-wired.network"
 install -m 0644 "$PKG_DIR/image/nftables.conf" "$root/etc/nftables.conf"
 install -m 0644 "$PKG_DIR/image/plantroot.issue" "$root/etc/issue.d/plantroot.issue"
+install -D -m 0644 "$PKG_DIR/image/wait-online.conf" "$root/etc/systemd/system/systemd-networkd-wait-online.service.d/plantroot.conf"
 install -m 0644 "$PKG_DIR/image/plantroot-firstboot.service" "$root/etc/systemd/system/plantroot-firstboot.service"
+install -m 0755 "$PKG_DIR/image/plantroot-firstboot" "$root/usr/lib/plantroot/scripts/plantroot-firstboot"
 systemctl --root="$root" enable systemd-networkd.service nftables.service plantroot-firstboot.service >/dev/null 2>&1
 systemctl --root="$root" is-enabled plantroot.service >/dev/null || die "plantroot.service is not enabled in the image"
-# first boot: fresh machine-id, systemd-firstboot asks for the root password (root is locked until then)
-: >"$root/etc/machine-id"
+# first boot: fresh machine-id; root stays locked until plantroot-firstboot sets its console password
+echo uninitialized >"$root/etc/machine-id"   # machine-id(5): first boot, an ID is made on the target
 rm -f "$root/var/lib/dbus/machine-id"
 chroot "$root" passwd --lock root >/dev/null
 if [ -n "${PLANTROOT_IMAGE_OVERLAY:-}" ]; then
@@ -69,11 +71,15 @@ terminal_input console serial
 terminal_output console serial
 search --no-floppy --label plantroot-root --set=root
 menuentry "Plantroot appliance" {
+  linux /vmlinuz root=LABEL=plantroot-root ro console=ttyS0,115200n8 console=tty0
+  initrd /initrd.img
+}
+menuentry "Plantroot appliance (serial console)" {
   linux /vmlinuz root=LABEL=plantroot-root ro console=tty0 console=ttyS0,115200n8
   initrd /initrd.img
 }
 menuentry "Plantroot appliance (previous kernel)" {
-  linux /vmlinuz.old root=LABEL=plantroot-root ro console=tty0 console=ttyS0,115200n8
+  linux /vmlinuz.old root=LABEL=plantroot-root ro console=ttyS0,115200n8 console=tty0
   initrd /initrd.img.old
 }
 GRUB

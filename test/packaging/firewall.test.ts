@@ -57,8 +57,17 @@ afterAll(() => {
 });
 
 describe("nftables profile", () => {
-  it("is valid nftables syntax (nft -c) and reloads idempotently", () => {
+  it("is valid nftables syntax (nft -c), also on a minimal system without /etc/protocols; reloads idempotently", () => {
     expect(run("nft", ["-c", "-f", PROFILE]).status).toBe(0);
+    const bare = run("unshare", [
+      "--mount",
+      "--net",
+      "sh",
+      "-c",
+      `mount --bind /dev/null /etc/protocols && nft -c -f ${PROFILE}`,
+    ]);
+    expect(bare.stderr).toBe("");
+    expect(bare.status).toBe(0);
     inNs(APP, ["nft", "-f", PROFILE]);
     inNs(APP, ["nft", "-f", PROFILE]); // reloading replaces only its own table
     expect(inNs(APP, ["nft", "list", "tables"]).trim()).toBe("table inet plantroot");
