@@ -13,6 +13,7 @@ const commands: Record<string, Command> = {
     summary: "verify the audit chain and its signed checkpoints offline",
     load: () => import("./commands/audit.js"),
   },
+  ceremony: { summary: "key ceremonies: enroll, dry-run, run, verify", load: () => import("./commands/ceremony.js") },
   hsm: {
     summary: "list tokens and keys, generate a key, show key attributes",
     load: () => import("./commands/hsm.js"),

@@ -49,6 +49,8 @@ export interface KeyListing {
 // an already logged-in token still proves its PIN, remember which PIN logged in (memory only, as
 // every HsmToken keeps its own PIN for re-login after recovery).
 const loggedIn = new Map<string, string>();
+/** open HsmTokens per token serial: when the last one closes, its PIN is forgotten */
+const holders = new Map<string, number>();
 const samePin = (a: string, b: string) => {
   const x = createHash("sha256").update(a).digest();
   return timingSafeEqual(x, createHash("sha256").update(b).digest());
@@ -84,7 +86,8 @@ const SESSION_FLAGS = 2 /* CKF_RW_SESSION */ | 4; /* CKF_SERIAL_SESSION */
 export class HsmToken implements KeyHandleSource {
   readonly library: string;
   readonly label: string;
-  private readonly pin: string;
+  private pin: string;
+  private heldSerial: string | undefined;
   private readonly poolSize: number;
   private readonly module: Pkcs11Module;
 
@@ -174,6 +177,10 @@ export class HsmToken implements KeyHandleSource {
       if (ckr === "CKR_PIN_LOCKED")
         throw new HsmError("pkcs11", `PIN of token "${this.label}" is locked`, ckr, "C_Login");
       throw toHsmError(e, "C_Login", [this.pin]);
+    }
+    if (this.heldSerial === undefined) {
+      this.heldSerial = this.info.serial;
+      holders.set(this.heldSerial, (holders.get(this.heldSerial) ?? 0) + 1);
     }
     this.slot = slot;
     this.control = control;
@@ -484,10 +491,22 @@ export class HsmToken implements KeyHandleSource {
     return this.withSession("C_GenerateRandom", (lib, s) => lib.C_GenerateRandom(s, Buffer.alloc(n)));
   }
 
+  /**
+   * Closes every session of this holder. When no HsmToken in the process holds the token any more,
+   * PKCS#11 ends the login with the last session and the remembered PIN is dropped as well.
+   */
   close(): void {
     if (this.closed) return;
     this.dropSessions();
     this.closed = true;
+    this.pin = "";
+    if (this.heldSerial !== undefined) {
+      const n = (holders.get(this.heldSerial) ?? 1) - 1;
+      if (n <= 0) {
+        holders.delete(this.heldSerial);
+        loggedIn.delete(this.heldSerial);
+      } else holders.set(this.heldSerial, n);
+    }
     for (const w of this.waiters.splice(0)) w.reject(new HsmError("bad-input", `token "${this.label}" was closed`));
   }
 }

@@ -46,6 +46,11 @@ fi
 stamp=node_modules/.plantroot-lock.sha256
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  if [ -L node_modules ]; then
+    # a development worktree sharing another checkout's install: never let npm ci wipe it through the link
+    echo "setup: node_modules is a symlink and package-lock.json differs from its install; run npm ci in the checkout it points to" >&2
+    exit 1
+  fi
   echo "setup: installing node modules (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$want" >"$stamp"

@@ -1,9 +1,8 @@
-// Test/demo fixture: a root and a name-constrained issuing SubCA made on one (SoftHSM) token with the
-// profile code, plus the audit key, written as files and a ready CA configuration. DEMO ONLY: a real
-// root lives on an offline HSM and is made in a ceremony; the second run on the same dir reuses all.
+// DEMO/TEST fixture (ceremonies replace it): root + name-constrained SubCA + audit key on one SoftHSM
+// token via the profile code, written as files with a ready CA config; a second run reuses them.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { HsmKey, HsmToken, KeySpec } from "../../hsm/index.js";
+import { HsmError, type HsmKey, HsmToken, type KeySpec, useSoftHsm } from "../../hsm/index.js";
 import { derToPem, parseCertificate, pemToDer } from "./cert-parse.js";
 import { issuerFromCertificate, newSerial, prepareCertificate, signPrepared } from "./certificate.js";
 import { type CaConfigInput, rootUrls } from "./config.js";
@@ -40,6 +39,21 @@ export interface BootstrapResult {
   keys: { root: HsmKey; issuing: HsmKey; audit: HsmKey };
   /** false when an earlier run's files and keys were reused */
   created: boolean;
+}
+
+/**
+ * Opens the demo SoftHSM token kept under `dir` (SOFTHSM2_CONF pointed there for this process),
+ * creating it on first use. DEMO ONLY: the PIN is a literal.
+ */
+export function openDemoToken(dir: string, label = "plantroot-demo", pin = "1234"): HsmToken {
+  const sh = useSoftHsm(dir);
+  try {
+    return HsmToken.open({ label, pin: { value: pin } });
+  } catch (e) {
+    if (!(e instanceof HsmError) || e.kind !== "token-not-found") throw e;
+    sh.createToken(label, pin);
+    return HsmToken.open({ label, pin: { value: pin } });
+  }
 }
 
 /** Creates (or, if present, reuses) the demo PKI in `dir` on `token`. */

@@ -19,7 +19,7 @@ import type {
 } from "./api.js";
 import { Batcher } from "./batcher.js";
 import { derToPem, type ParsedCertificate, parseCertificate, subjectKeyIdOf } from "./cert-parse.js";
-import { finishSigned, newSerial, sha256 } from "./certificate.js";
+import { finishSignedParsed, newSerial, sha256 } from "./certificate.js";
 import type { CaConfig } from "./config.js";
 import { pkiUrls } from "./config.js";
 import { isRevocationReason, REVOCATION_REASONS } from "./crl.js";
@@ -281,7 +281,7 @@ export class Ca implements CertificateAuthority {
     this.policy.assertIdentifiers(req.identifiers);
     const csr = parseCsr(req.csr);
     const key = this.d.keyPolicy.check(csr.spki);
-    verifyCsrSignature(csr);
+    await verifyCsrSignature(csr, key);
     const { sans, commonName } = this.policy.matchCsr(csr, req.identifiers);
     const now = this.now();
     const { notBefore, notAfter } = this.policy.validity(now, template.profile, this.issuing.notAfter, {
@@ -321,8 +321,9 @@ export class Ca implements CertificateAuthority {
     let der: Buffer;
     try {
       const sig = await this.d.issuingKey.sign(prep.tbs, prep.signatureAlgorithm);
-      der = finishSigned(prep, sig, this.issuingPublicKey);
-      const back = parseCertificate(der);
+      const done = finishSignedParsed(prep, sig, this.issuingPublicKey);
+      der = done.der;
+      const back = done.parsed!;
       if (
         back.serial.toString("hex") !== serial ||
         !back.issuer.equals(this.issuing.subject) ||
@@ -342,7 +343,7 @@ export class Ca implements CertificateAuthority {
     }
 
     // ---- record it as issued (with its audit entry, same transaction) before handing it out ----
-    await this.completions.add({
+    const completion = this.completions.add({
       serial,
       der,
       issuedAt: this.now().getTime(),
@@ -361,6 +362,18 @@ export class Ca implements CertificateAuthority {
         },
       },
     });
+    try {
+      await completion;
+    } catch (e) {
+      // not recorded as issued, so never handed out: abandon it now (or at the next start)
+      await this.abandon(serial, prep.tbsHash, e);
+      throw isApplianceError(e, "unavailable")
+        ? e
+        : new ApplianceError("unavailable", "the certificate could not be recorded; retry", {
+            cause: e,
+            retryAfter: 5,
+          });
+    }
     return { serial, der, chainPem: derToPem(der) + this.chainPem, notBefore, notAfter };
   }
 
@@ -368,7 +381,8 @@ export class Ca implements CertificateAuthority {
     const reason = `signing or post-issuance check failed: ${(cause as Error)?.message ?? String(cause)}`;
     await this.d.db
       .write(async (tx) => {
-        await caRepository.abandon(tx, [serial], reason);
+        // only an intent still in 'signing' is abandoned (a completion that did commit stays issued)
+        if ((await caRepository.abandon(tx, [serial], reason)) === 0) return;
         await this.d.audit.appendTx(tx, [
           {
             type: "certificate.abandoned",
@@ -423,7 +437,16 @@ export class Ca implements CertificateAuthority {
         },
       ]);
     });
-    await this.crl.refresh(`revocation of ${serial}`);
+    try {
+      await this.crl.refresh(`revocation of ${serial}`);
+    } catch (e) {
+      // the revocation is recorded and OCSP already says so; the CRL service retries by itself
+      throw new ApplianceError(
+        "unavailable",
+        `certificate ${serial} is revoked (OCSP reflects it) but the CRL could not be regenerated yet; it is retried automatically`,
+        { cause: e, retryAfter: 60 },
+      );
+    }
   }
 
   issuerChainPem(): string {

@@ -187,16 +187,24 @@ export async function signPrepared(
 
 /** Assembles and runs the post-signing checks (signature verifies, DER re-parses, TBS unchanged). */
 export function finishSigned(prep: Prepared, signature: Buffer, issuerPublicKey: KeyObject): Buffer<ArrayBuffer> {
+  return finishSignedParsed(prep, signature, issuerPublicKey).der;
+}
+
+/** finishSigned, also returning the re-parsed certificate (undefined for CRLs). */
+export function finishSignedParsed(
+  prep: Prepared,
+  signature: Buffer,
+  issuerPublicKey: KeyObject,
+): { der: Buffer<ArrayBuffer>; parsed?: ParsedCertificate } {
   if (!verifySignature(prep.signatureAlgorithm, issuerPublicKey, prep.tbs, signature))
     throw new ApplianceError("internal", "post-signing check failed: signature does not verify with the issuer key");
   const der = prep.assemble(signature);
-  if (prep.kind === "certificate") {
-    const parsed = parseCertificate(der);
-    if (!parsed.tbs.equals(prep.tbs)) throw new ApplianceError("internal", "post-signing check failed: TBS changed");
-    if (!parsed.signatureAlgorithm.equals(parsed.tbsSignatureAlgorithm))
-      throw new ApplianceError("internal", "post-signing check failed: signature algorithms differ");
-  }
-  return der;
+  if (prep.kind !== "certificate") return { der };
+  const parsed = parseCertificate(der);
+  if (!parsed.tbs.equals(prep.tbs)) throw new ApplianceError("internal", "post-signing check failed: TBS changed");
+  if (!parsed.signatureAlgorithm.equals(parsed.tbsSignatureAlgorithm))
+    throw new ApplianceError("internal", "post-signing check failed: signature algorithms differ");
+  return { der, parsed };
 }
 
 /** IssuerRef from an issuer's certificate: raw subject bytes, SPKI, SKI, notAfter. */

@@ -65,9 +65,14 @@ export class CrlService {
    */
   refresh(reason: string): Promise<CurrentCrl> {
     if (!this.running) {
-      this.running = this.generate(reason).finally(() => {
-        this.running = undefined;
-      });
+      this.running = this.generate(reason)
+        .catch((e) => {
+          this.retrySoon(e);
+          throw e;
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
       return this.running;
     }
     this.queued ??= this.running
@@ -137,14 +142,21 @@ export class CrlService {
     const wait = Math.max(1000, this.dueAt() - this.d.now().getTime());
     this.timer = setTimeout(
       () => {
-        this.refresh("schedule").catch((e) => {
-          this.d.onError?.(e);
-          // HSM or disk trouble: try again soon, long before nextUpdate
-          if (!this.stopped) this.timer = setTimeout(() => this.schedule(), 60_000).unref();
-        });
+        this.refresh("schedule").catch(() => undefined); // refresh() already arranged the retry
       },
       Math.min(wait, 2 ** 31 - 1),
     );
+    this.timer.unref();
+  }
+
+  /** HSM or disk trouble: report it and try again in a minute, long before nextUpdate. */
+  private retrySoon(e: unknown): void {
+    this.d.onError?.(e);
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.refresh("retry after failure").catch(() => undefined);
+    }, 60_000);
     this.timer.unref();
   }
 

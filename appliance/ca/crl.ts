@@ -4,7 +4,7 @@ import type { SignatureAlgorithm } from "../../hsm/index.js";
 import { ApplianceError } from "../errors.js";
 import { algorithmIdentifier } from "./algorithms.js";
 import { type Prepared, prepared } from "./certificate.js";
-import { ctx, int, seq, time, uintFromBytes } from "./der.js";
+import { ctx, int, seq, seqOf, time, uintFromBytes } from "./der.js";
 import { authorityKeyIdentifier, crlNumber, issuingDistributionPoint, reasonCode } from "./extensions.js";
 import { type DistinguishedName, nameDer } from "./names.js";
 
@@ -77,7 +77,7 @@ export function prepareCrl(p: CrlParams): Prepared {
     time(p.thisUpdate),
     time(p.nextUpdate),
   ];
-  if (entries.length) parts.push(seq(...entries));
+  if (entries.length) parts.push(seqOf(entries));
   parts.push(ctx(0, true, seq(...exts)));
   return prepared("crl", seq(...parts), p.signatureAlgorithm);
 }

@@ -1,6 +1,6 @@
 // PKCS#10 CSR parsing for issuance (strict DER): subject CN, requested SANs (dNSName / iPAddress
 // only), SPKI, and the self-signature check. Everything else in a CSR is refused or ignored. Pure.
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import { ApplianceError } from "../errors.js";
 import { signatureAlgorithmOf, verifySignature } from "./algorithms.js";
 import type { Identifier } from "./api.js";
@@ -17,6 +17,7 @@ import {
   whole,
 } from "./der.js";
 import { bytesToIp } from "./ip.js";
+import { type PublicKeyInfo, parseSpki } from "./spki.js";
 import type { SignatureAlgorithm } from "../../hsm/index.js";
 
 export interface ParsedCsr {
@@ -122,20 +123,39 @@ export function parseCsr(der: Buffer): ParsedCsr {
   }
 }
 
-/** Verifies the CSR's self-signature with its own public key. */
-export function verifyCsrSignature(csr: ParsedCsr): void {
-  let key: ReturnType<typeof createPublicKey>;
+/**
+ * The CSR's public key as a KeyObject. EC and Ed25519 keys are imported from their raw points through
+ * WebCrypto (about 2.5x cheaper than decoding the SPKI DER with OpenSSL 3's decoders), RSA from n/e.
+ */
+export async function csrPublicKey(key: PublicKeyInfo): Promise<KeyObject> {
   try {
-    key = createPublicKey({ key: csr.spki, format: "der", type: "spki" });
+    if (key.type === "ec") {
+      const ck = await webcrypto.subtle.importKey("raw", key.point, { name: "ECDSA", namedCurve: key.curve }, true, [
+        "verify",
+      ]);
+      return KeyObject.from(ck);
+    }
+    if (key.type === "ed25519") {
+      const ck = await webcrypto.subtle.importKey("raw", key.point, { name: "Ed25519" }, true, ["verify"]);
+      return KeyObject.from(ck);
+    }
+    const b64 = (n: bigint) => {
+      const h = n.toString(16);
+      return Buffer.from(h.length % 2 ? `0${h}` : h, "hex").toString("base64url");
+    };
+    return createPublicKey({ format: "jwk", key: { kty: "RSA", n: b64(key.n), e: b64(key.e) } });
   } catch (e) {
-    throw new ApplianceError("badKey", `public key cannot be parsed: ${(e as Error).message}`);
+    throw new ApplianceError("badKey", `public key cannot be used: ${(e as Error).message}`);
   }
-  const t = key.asymmetricKeyType;
+}
+
+/** Verifies the CSR's self-signature with its own public key (`key` = the parsed CSR SPKI). */
+export async function verifyCsrSignature(csr: ParsedCsr, key: PublicKeyInfo = parseSpki(csr.spki)): Promise<void> {
   const fits =
-    (t === "ec" && csr.signatureAlgorithm.startsWith("ecdsa-")) ||
-    (t === "rsa" && csr.signatureAlgorithm.startsWith("rsa-")) ||
-    (t === "ed25519" && csr.signatureAlgorithm === "ed25519");
-  if (!fits) bad(`CSR signature algorithm ${csr.signatureAlgorithm} does not match its ${t} key`);
-  if (!verifySignature(csr.signatureAlgorithm, key, csr.info, csr.signature))
+    (key.type === "ec" && csr.signatureAlgorithm.startsWith("ecdsa-")) ||
+    (key.type === "rsa" && csr.signatureAlgorithm.startsWith("rsa-")) ||
+    (key.type === "ed25519" && csr.signatureAlgorithm === "ed25519");
+  if (!fits) bad(`CSR signature algorithm ${csr.signatureAlgorithm} does not match its ${key.type} key`);
+  if (!verifySignature(csr.signatureAlgorithm, await csrPublicKey(key), csr.info, csr.signature))
     bad("CSR signature does not verify with the CSR's public key");
 }

@@ -17,6 +17,11 @@ export function derLength(n: number): Buffer {
 
 /** Tag-length-value with the given (single-byte) tag around the concatenated parts. */
 export function tlv(tag: number, ...parts: Buffer[]): Buffer<ArrayBuffer> {
+  return tlvOf(tag, parts);
+}
+
+/** tlv() for long part lists (no argument spreading: 100,000 CRL entries would overflow the stack). */
+export function tlvOf(tag: number, parts: readonly Buffer[]): Buffer<ArrayBuffer> {
   let len = 0;
   for (const p of parts) len += p.length;
   const l = derLength(len);
@@ -32,9 +37,10 @@ export function tlv(tag: number, ...parts: Buffer[]): Buffer<ArrayBuffer> {
 }
 
 export const seq = (...parts: Buffer[]): Buffer<ArrayBuffer> => tlv(0x30, ...parts);
+export const seqOf = (parts: readonly Buffer[]): Buffer<ArrayBuffer> => tlvOf(0x30, parts);
 export const set = (...parts: Buffer[]): Buffer => tlv(0x31, ...parts);
 /** SET OF: DER requires the encodings sorted */
-export const setOf = (parts: Buffer[]): Buffer => tlv(0x31, ...[...parts].sort(Buffer.compare));
+export const setOf = (parts: Buffer[]): Buffer => tlvOf(0x31, [...parts].sort(Buffer.compare));
 export const octetString = (b: Buffer): Buffer => tlv(0x04, b);
 export const bitString = (b: Buffer, unused = 0): Buffer => tlv(0x03, Buffer.from([unused]), b);
 export const derNull = (): Buffer => Buffer.from([0x05, 0x00]);
@@ -101,6 +107,24 @@ export function oid(dotted: string): Buffer {
 }
 
 export function oidToString(content: Buffer): string {
+  const arcs: number[] = [];
+  let v = 0;
+  for (let i = 0; i < content.length; i++) {
+    const b = content[i]!;
+    if (v > 2 ** 45) return oidToStringBig(content); // arc beyond exact double range
+    v = v * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      arcs.push(v);
+      v = 0;
+    }
+  }
+  if (arcs.length === 0) throw new DerError("empty OID");
+  const first = arcs[0]!;
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  return [...head, ...arcs.slice(1)].join(".");
+}
+
+function oidToStringBig(content: Buffer): string {
   const arcs: bigint[] = [];
   let v = 0n;
   for (let i = 0; i < content.length; i++) {
@@ -111,7 +135,6 @@ export function oidToString(content: Buffer): string {
       v = 0n;
     }
   }
-  if (arcs.length === 0) throw new DerError("empty OID");
   const first = arcs[0]!;
   const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
   return [...head, ...arcs.slice(1)].join(".");

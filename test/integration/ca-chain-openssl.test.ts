@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { HsmToken, type HsmKey } from "../../hsm/index.js";
 import {
+  crossProfile,
   derToPem,
   deviceProfiles,
   issuerFromCertificate,
@@ -20,6 +21,7 @@ import {
   prepareCrl,
   rootProfile,
   signPrepared,
+  subjectKeyIdOf,
 } from "../../appliance/ca/index.js";
 import { openssl, testSoftHsm, writeTemp } from "../helpers/softhsm.js";
 
@@ -169,6 +171,43 @@ describe("openssl accepts the chain built from the profiles", () => {
     expect(verify(c, await leaf(c, [{ type: "ip", value: "192.168.1.1" }]), "h")).toMatch(
       /permitted subtree violation/,
     );
+  });
+
+  it("cross certificate: another root certifies the existing SubCA's subject and key; leaves verify via either root", async () => {
+    const c = await chain("P-384", "P-256");
+    const other = await chain("P-384", "P-256"); // only its root is used
+    const sub = parseCertificate(c.subDer);
+    const cross = await signPrepared(
+      prepareCertificate(
+        crossProfile({
+          name: "cross-g1",
+          pathLen: 0,
+          issuerUrls: { crl: "http://127.0.0.1:8080/ca/other-root.crl" },
+          ekus: ["serverAuth", "clientAuth"],
+        }),
+        {
+          serial: newSerial(),
+          subject: sub.subject, // byte-for-byte
+          subjectPublicKey: sub.spki,
+          subjectKeyIdentifier: subjectKeyIdOf(sub)!,
+          issuer: issuerFromCertificate(other.rootDer),
+          notBefore: now,
+          notAfter: plus(365),
+          signatureAlgorithm: other.rootKey.defaultAlgorithm,
+        },
+      ),
+      other.rootKey,
+      other.rootKey.publicKey,
+    );
+    const x = parseCertificate(cross);
+    expect(x.subject.equals(sub.subject)).toBe(true);
+    expect(subjectKeyIdOf(x)!.equals(subjectKeyIdOf(sub)!)).toBe(true);
+    const l = await leaf(c, [{ type: "dns", value: "x.plant.example" }]);
+    const otherRoot = writeTemp(dir, "other-root.pem", derToPem(other.rootDer));
+    const crossPem = writeTemp(dir, "cross.pem", derToPem(cross));
+    const leafPem = writeTemp(dir, "leaf-x.pem", derToPem(l));
+    expect(openssl(["verify", "-x509_strict", "-CAfile", otherRoot, "-untrusted", crossPem, leafPem])).toMatch(/: OK/);
+    expect(verify(c, l, "x-orig")).toMatch(/: OK/);
   });
 
   it("openssl crl -verify accepts a root CRL and an issuing-CA CRL", async () => {

@@ -1,6 +1,6 @@
 // The CA end to end on SoftHSM + sqlite: issued leaves pass openssl verify -x509_strict against
 // root + SubCA; every policy rule refuses with a clear reason and records nothing; startup key check.
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Identifier } from "../../appliance/ca/api.js";
 import { derToPem, parseCertificate } from "../../appliance/ca/cert-parse.js";
@@ -9,6 +9,7 @@ import { ctx, int, seq } from "../../appliance/ca/der.js";
 import { type ApplianceErrorKind, isApplianceError } from "../../appliance/errors.js";
 import { caFixture, type CaFixture } from "../helpers/ca-fixture.js";
 import { buildCsr, csrFor, p256 } from "../helpers/csr.js";
+import { HsmError, HsmKey } from "../../hsm/index.js";
 import { openssl, writeTemp } from "../helpers/softhsm.js";
 import { fermatWeakKey, rocaWeakKey } from "../helpers/weak-rsa.js";
 
@@ -309,6 +310,102 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
         }),
       ).rejects.toThrow(/after the issuing CA certificate/);
       expect((await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n).toBe(before);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe("failures after the intent", () => {
+  async function withSign(replacement: (orig: HsmKey["sign"]) => HsmKey["sign"], body: () => Promise<void>) {
+    const orig = HsmKey.prototype.sign;
+    HsmKey.prototype.sign = replacement(orig);
+    try {
+      await body();
+    } finally {
+      HsmKey.prototype.sign = orig;
+    }
+  }
+  const lastAbandoned = () =>
+    f.db.get<{ serial: string; abandoned_reason: string }>(
+      "SELECT serial, abandoned_reason FROM ca_certificates WHERE status = 'abandoned' ORDER BY created_at DESC, serial LIMIT 1",
+    );
+
+  it("an HSM failure abandons the intent (audited) and answers unavailable", async () => {
+    const ids = [dns("hsmfail.plant.example")];
+    await withSign(
+      () => async () => {
+        throw new HsmError("pkcs11", "device error", "CKR_DEVICE_ERROR", "C_Sign");
+      },
+      async () => {
+        await expect(f.ca.issue({ csr: csrFor(ids), identifiers: ids, requester })).rejects.toMatchObject({
+          kind: "unavailable",
+          message: expect.stringMatching(/HSM signing failed/),
+        });
+      },
+    );
+    const row = await lastAbandoned();
+    expect(row?.abandoned_reason).toMatch(/device error/);
+    const audit = await f.db.get<{ type: string }>("SELECT type FROM audit_log WHERE subject = ?", [
+      `certificate:${row!.serial}`,
+    ]);
+    expect(audit?.type).toBe("certificate.abandoned");
+    expect(await f.ca.getCertificate(row!.serial)).toBeUndefined();
+  });
+
+  it("a signature that does not verify is never recorded as issued", async () => {
+    const ids = [dns("badsig.plant.example")];
+    await withSign(
+      (orig) =>
+        async function (this: HsmKey, data, alg) {
+          const sig = await orig.call(this, Buffer.concat([Buffer.from(data), Buffer.from("x")]), alg);
+          return sig; // a valid signature over other bytes
+        },
+      async () => {
+        await expect(f.ca.issue({ csr: csrFor(ids), identifiers: ids, requester })).rejects.toMatchObject({
+          kind: "internal",
+          message: expect.stringMatching(/signature does not verify/),
+        });
+      },
+    );
+    const row = await lastAbandoned();
+    expect(row?.abandoned_reason).toMatch(/signature does not verify/);
+  });
+});
+
+describe("key policy options", () => {
+  it("Ed25519 device keys are issued when enabled (openssl verifies); a blocklisted key is refused", async () => {
+    const ed = generateKeyPairSync("ed25519");
+    const edSpki = Buffer.from(ed.publicKey.export({ type: "spki", format: "der" }));
+    const blocked = p256();
+    const list = writeTemp(
+      f.dir,
+      "blocked-keys.txt",
+      `# test blocklist\n${createHash("sha256").update(blocked.spki).digest("hex")}\n`,
+    );
+    const g = await caFixture({ keyPolicy: { allowEd25519: true, blockedKeysFile: list } });
+    try {
+      const ids = [dns("ed.plant.example")];
+      const cert = await g.ca.issue({
+        csr: buildCsr({ privateKey: ed.privateKey, spki: edSpki, sans: ids, alg: "ed25519" }),
+        identifiers: ids,
+        requester,
+      });
+      const root = writeTemp(g.dir, "r.pem", derToPem(g.boot.rootDer));
+      const sub = writeTemp(g.dir, "s.pem", derToPem(g.boot.issuingDer));
+      const leaf = writeTemp(g.dir, "ed.pem", derToPem(cert.der));
+      expect(openssl(["verify", "-x509_strict", "-CAfile", root, "-untrusted", sub, leaf])).toMatch(/: OK/);
+      const n = async () => (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+      const before = await n();
+      const bad = [dns("blocked.plant.example")];
+      await expect(
+        g.ca.issue({
+          csr: buildCsr({ privateKey: blocked.privateKey, spki: blocked.spki, sans: bad }),
+          identifiers: bad,
+          requester,
+        }),
+      ).rejects.toMatchObject({ kind: "badKey", message: expect.stringMatching(/on a blocklist/) });
+      expect(await n()).toBe(before);
     } finally {
       await g.close();
     }

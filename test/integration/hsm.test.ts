@@ -350,3 +350,24 @@ function catchErr(fn: () => unknown): HsmError {
   }
   throw new Error("expected an HsmError");
 }
+
+describe("closing the last holder of a token", () => {
+  it("ends the login: a later opener must present the PIN again and a wrong one is refused", () => {
+    const sh = testSoftHsm();
+    sh.createToken("closing-test", "2468-ct");
+    const a = HsmToken.open({ label: "closing-test", pin: { value: "2468-ct" } });
+    const b = HsmToken.open({ label: "closing-test", pin: { value: "2468-ct" } });
+    a.generateKeyPair({ label: "k", spec: "P-256" });
+    a.close();
+    // b still holds the token: its session stays logged in
+    expect(b.findKey("k").spec).toBe("P-256");
+    b.close();
+    // nobody holds it: the private key is invisible without a login, and a wrong PIN cannot open it
+    expect(catchErr(() => HsmToken.open({ label: "closing-test", pin: { value: "0000-x" } })).ckr).toBe(
+      "CKR_PIN_INCORRECT",
+    );
+    const c = HsmToken.open({ label: "closing-test", pin: { value: "2468-ct" } });
+    expect(c.findKey("k").spec).toBe("P-256");
+    c.close();
+  });
+});
