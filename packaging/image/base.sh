@@ -14,6 +14,7 @@ esac
 recipe=1
 key="$(printf '%s\n' "$flavor" "$SUITE" "$ARCH" "$MIRROR" "$include" "$recipe" | sha256sum | cut -c1-16)"
 tarball="$CACHE/debootstrap/$SUITE-$flavor-$key.tar.gz"
+cache_lock "debootstrap-$flavor"
 if [ -f "$tarball" ]; then
   echo "$tarball"
   exit 0

@@ -24,3 +24,11 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=
 
 log() { printf '[package] %s\n' "$*" >&2; }
 die() { printf '[package] error: %s\n' "$*" >&2; exit 1; }
+
+# Serialises builders of one cache entry (parallel test files, CI jobs): the second waits, then
+# finds the entry made. Held until the calling script exits.
+cache_lock() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock-$1"
+  flock 9
+}

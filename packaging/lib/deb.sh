@@ -73,6 +73,7 @@ NODE_DEB_VERSION="${NODE_VERSION}-1"
 ndeb="$DEST/plantroot-node_${NODE_DEB_VERSION}_${ARCH}.deb"
 node_key="$( (sha256sum "$NODE_BIN"; cat "$PKG_DIR"/debian/plantroot-node/*; sed -n '/^# ---------- plantroot-node/,$p' "$0") | sha256sum | cut -c1-16)"
 node_cached="$CACHE/debs/plantroot-node_${NODE_DEB_VERSION}_${ARCH}-$node_key.deb"
+cache_lock "plantroot-node-deb"
 if [ -f "$node_cached" ]; then
   cp "$node_cached" "$ndeb"
   log "built $ndeb (from cache)"

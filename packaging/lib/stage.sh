@@ -33,6 +33,7 @@ JS
 recipe=5
 key="$( (cat "$REPO/package-lock.json" "$DEST/package.json"; echo "node=$NODE_VERSION recipe=$recipe") | sed "s/\"version\": \"$VERSION\"//" | sha256sum | cut -c1-16)"
 cached="$CACHE/node_modules/$key.tar"
+cache_lock "node_modules"
 if [ -f "$cached" ]; then
   log "production node_modules from cache ($cached)"
 else
