@@ -3,7 +3,9 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { caConfigSchema } from "../../appliance/ca/config.js";
 import { CliError } from "../cli-error.js";
+import { caCertificateFiles } from "../ops/ca-summary.js";
 import { configPath, validateConfig } from "../ops/config-file.js";
 
 const HELP = `usage: plantroot config check [--config FILE]
@@ -88,6 +90,14 @@ export function checkConfigFile(path: string): { problems: string[]; warnings: s
         problems.push(`hsm.pin: ${pinFile} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 0600`);
       if (pin.startsWith("credential:") && st.uid !== 0) problems.push(`hsm.pin: ${pinFile} must be owned by root`);
     }
+  }
+  // the CA's own section, validated by the CA's schema (appliance/ca/config.ts)
+  if (config.raw.ca === undefined) warnings.push("ca: no CA configured yet (the first ceremony adds it)");
+  else {
+    const r = caConfigSchema.safeParse(config.raw.ca);
+    if (!r.success) problems.push(...r.error.issues.map((i) => `ca.${i.path.join(".")}: ${i.message}`));
+    for (const f of caCertificateFiles(config.raw))
+      if (!existsSync(f.file)) problems.push(`ca.certificates.${f.role}: ${f.file} does not exist`);
   }
   return { problems, warnings };
 }
