@@ -6,7 +6,18 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkConfigFile } from "../../cli/commands/config.js";
 
-function setup(mutate: (c: Record<string, any>) => void = () => {}, pinMode = 0o600) {
+interface Cfg {
+  dataDir?: string;
+  hsm: { library: string; token: string; pin: string; softhsmConf: string };
+  ca?: {
+    pkiBaseUrl: string;
+    hsm: { issuingKeyLabel: string; auditKeyLabel: string };
+    certificates: { root: string; issuing: string };
+    policy: { permittedDns: string[]; permittedIp?: string[] };
+  };
+}
+
+function setup(mutate: (c: Cfg) => void = () => {}, pinMode = 0o600) {
   const dir = mkdtempSync(join(tmpdir(), "ops-config-"));
   mkdirSync(join(dir, "data/softhsm/tokens"), { recursive: true });
   chmodSync(join(dir, "data"), 0o750);
@@ -16,7 +27,7 @@ function setup(mutate: (c: Record<string, any>) => void = () => {}, pinMode = 0o
   writeFileSync(join(dir, "softhsm2.conf"), `directories.tokendir = ${join(dir, "data/softhsm/tokens")}\n`);
   writeFileSync(join(dir, "root.pem"), "x");
   writeFileSync(join(dir, "issuing.pem"), "x");
-  const cfg: Record<string, any> = {
+  const cfg: Cfg = {
     dataDir: join(dir, "data"),
     hsm: {
       library: "/usr/lib/softhsm/libsofthsm2.so",
@@ -55,8 +66,8 @@ describe("config check", () => {
     );
     const ca = checkConfigFile(
       setup((c) => {
-        c.ca.pkiBaseUrl = "https://pki.plant.example/x";
-        c.ca.policy.permittedIp = ["10.0.0.1/8"];
+        c.ca!.pkiBaseUrl = "https://pki.plant.example/x";
+        c.ca!.policy.permittedIp = ["10.0.0.1/8"];
       }).path,
     ).problems;
     expect(ca.some((p) => p.startsWith("ca.pkiBaseUrl: must be http://host[:port]"))).toBe(true);
@@ -75,7 +86,7 @@ describe("config check", () => {
     );
     const missing = checkConfigFile(
       setup((c) => {
-        c.ca.certificates.issuing = "/nonexistent/issuing.pem";
+        c.ca!.certificates.issuing = "/nonexistent/issuing.pem";
       }).path,
     ).problems;
     expect(missing).toEqual(["ca.certificates.issuing: /nonexistent/issuing.pem does not exist"]);
