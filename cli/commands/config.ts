@@ -6,15 +6,14 @@ import { parseArgs } from "node:util";
 import { caConfigSchema } from "../../appliance/ca/config.js";
 import { CliError } from "../cli-error.js";
 import { caCertificateFiles } from "../ops/ca-summary.js";
-import { configPath, validateConfig } from "../ops/config-file.js";
+import { CREDENTIALS_SOURCE, configPath, pinFile, validateConfig } from "../ops/config-file.js";
 
 const HELP = `usage: plantroot config check [--config FILE]
 
 Validates the configuration (default /etc/plantroot/config.json, or $PLANTROOT_CONFIG) and the
-files it refers to. A PIN given as credential:NAME is expected at /etc/plantroot/credentials/NAME
-(root-only), which the systemd unit hands to the service with LoadCredential. Exit 1 on problems.`;
-
-export const CREDENTIALS_DIR = "/etc/plantroot/credentials";
+files it refers to. A PIN the service gets as a systemd credential (hsm.pin {"file":
+"/run/credentials/plantroot.service/NAME"}) is checked at its source /etc/plantroot/credentials/NAME
+(root only), which the unit hands over with LoadCredential. Exit 1 on problems.`;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -63,34 +62,32 @@ export function checkConfigFile(path: string): { problems: string[]; warnings: s
   } else problems.push(`database: directory ${dbDir} does not exist`);
 
   if (!existsSync(config.hsm.library)) problems.push(`hsm.library: ${config.hsm.library} does not exist`);
-  const softhsmConf =
-    config.hsm.softhsmConf ?? (config.hsm.library.includes("softhsm") ? process.env.SOFTHSM2_CONF : undefined);
-  if (config.hsm.softhsmConf && !existsSync(config.hsm.softhsmConf))
-    problems.push(`hsm.softhsmConf: ${config.hsm.softhsmConf} does not exist`);
-  else if (softhsmConf && existsSync(softhsmConf)) {
-    const m = /^\s*directories\.tokendir\s*=\s*(.+?)\s*$/m.exec(readFileSync(softhsmConf, "utf8"));
-    if (!m) problems.push(`${softhsmConf}: no directories.tokendir`);
-    else if (!existsSync(m[1]!)) problems.push(`${softhsmConf}: token directory ${m[1]} does not exist`);
+  // SoftHSM reads its token directory from SOFTHSM2_CONF (set by the unit and by /usr/bin/plantroot)
+  const softhsmConf = config.hsm.library.includes("softhsm") ? process.env.SOFTHSM2_CONF : undefined;
+  if (softhsmConf) {
+    if (!existsSync(softhsmConf)) problems.push(`SOFTHSM2_CONF: ${softhsmConf} does not exist`);
+    else {
+      const m = /^\s*directories\.tokendir\s*=\s*(.+?)\s*$/m.exec(readFileSync(softhsmConf, "utf8"));
+      if (!m) problems.push(`${softhsmConf}: no directories.tokendir`);
+      else if (!existsSync(m[1]!)) problems.push(`${softhsmConf}: token directory ${m[1]} does not exist`);
+    }
   }
 
   const pin = config.hsm.pin;
-  if (pin.startsWith("env:"))
-    warnings.push("hsm.pin: a PIN in an environment variable is for tests only; use credential:NAME");
-  const pinFile = pin.startsWith("file:")
-    ? pin.slice(5)
-    : pin.startsWith("credential:")
-      ? join(CREDENTIALS_DIR, pin.slice(11))
-      : undefined;
-  if (pinFile) {
-    if (!existsSync(pinFile))
-      warnings.push(`hsm.pin: ${pinFile} does not exist yet (written when the HSM token is set up)`);
+  if ("env" in pin)
+    warnings.push("hsm.pin: a PIN in an environment variable is for tests only; use a systemd credential");
+  const file = pinFile(pin);
+  if (file) {
+    if (!existsSync(file)) warnings.push(`hsm.pin: ${file} does not exist yet (written when the HSM token is set up)`);
     else {
-      const st = statSync(pinFile);
+      const st = statSync(file);
       if (st.mode & 0o077)
-        problems.push(`hsm.pin: ${pinFile} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 0600`);
-      if (pin.startsWith("credential:") && st.uid !== 0) problems.push(`hsm.pin: ${pinFile} must be owned by root`);
+        problems.push(`hsm.pin: ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 0600`);
+      if (file.startsWith(`${CREDENTIALS_SOURCE}/`) && st.uid !== 0)
+        problems.push(`hsm.pin: ${file} must be owned by root`);
     }
   }
+
   // the CA's own section, validated by the CA's schema (appliance/ca/config.ts)
   if (config.raw.ca === undefined) warnings.push("ca: no CA configured yet (the first ceremony adds it)");
   else {

@@ -6,7 +6,7 @@ import { Db } from "../../appliance/store/db.js";
 import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
 import { CliError } from "../cli-error.js";
 import { type CaSummary, caSummary } from "../ops/ca-summary.js";
-import { applyHsmEnvironment, loadConfig } from "../ops/config-file.js";
+import { loadConfig } from "../ops/config-file.js";
 import { type HsmProbe, probeHsm } from "../ops/hsm-probe.js";
 import { plantrootVersion } from "../ops/version.js";
 
@@ -44,7 +44,6 @@ export async function run(argv: string[]): Promise<number> {
   const warnDays = Number(values["warn-days"]);
   if (!Number.isInteger(warnDays) || warnDays < 0) throw new CliError("--warn-days must be a whole number of days");
   const cfg = loadConfig(values.config);
-  applyHsmEnvironment(cfg);
 
   const problems: string[] = [];
   const warnings: string[] = [];

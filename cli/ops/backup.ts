@@ -26,7 +26,7 @@ import { Db } from "../../appliance/store/db.js";
 import { integrityCheck, takeOffline, toSingleFile } from "../../appliance/store/maintenance.js";
 import { MIGRATIONS, type Migration } from "../../appliance/store/migrations/index.js";
 import { CliError } from "../cli-error.js";
-import type { OpsConfig } from "./config-file.js";
+import { type OpsConfig, pinFile } from "./config-file.js";
 import { plantrootVersion } from "./version.js";
 
 export const MANIFEST = "manifest.json";
@@ -54,10 +54,12 @@ function fsyncPath(path: string): void {
   }
 }
 
-/** Files of the config directory that belong in a backup: never credentials (the HSM PIN). */
+/** Files of the config directory that belong in a backup (never credentials: the HSM PIN), plus SoftHSM's config. */
 export function configFiles(cfg: OpsConfig): string[] {
   const secret = new Set<string>();
-  if (cfg.hsm.pin.startsWith("file:")) secret.add(resolve(cfg.hsm.pin.slice(5)));
+  const pin = pinFile(cfg.hsm.pin);
+  if (pin) secret.add(resolve(pin));
+  if ("file" in cfg.hsm.pin) secret.add(resolve(cfg.hsm.pin.file));
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
@@ -69,8 +71,9 @@ export function configFiles(cfg: OpsConfig): string[] {
     }
   };
   walk(cfg.dir);
-  if (cfg.hsm.softhsmConf && existsSync(cfg.hsm.softhsmConf) && !out.includes(cfg.hsm.softhsmConf))
-    out.push(cfg.hsm.softhsmConf);
+  const softhsm = process.env.SOFTHSM2_CONF;
+  if (softhsm && existsSync(softhsm) && !out.includes(resolve(softhsm)) && !secret.has(resolve(softhsm)))
+    out.push(resolve(softhsm));
   return out;
 }
 

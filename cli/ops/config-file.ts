@@ -1,11 +1,15 @@
-// The operational view of the appliance config file (/etc/plantroot/config.json): where the data,
-// database and HSM are. Used by status, backup, restore, migrate and `config check`; read-only.
+// The operational view of the appliance configuration (/etc/plantroot/config.json, the file
+// `plantroot serve --config` runs from): where the data, database and HSM are. Read-only.
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { DEFAULT_LIBRARY, type PinSource } from "../../hsm/index.js";
 import { CliError } from "../cli-error.js";
 
 export const DEFAULT_CONFIG = "/etc/plantroot/config.json";
+/** where systemd puts plantroot.service's credentials (LoadCredential=), and where they come from */
+export const SERVICE_CREDENTIALS = "/run/credentials/plantroot.service";
+export const CREDENTIALS_SOURCE = "/etc/plantroot/credentials";
 
 /** The config file named by --config, else $PLANTROOT_CONFIG, else /etc/plantroot/config.json. */
 export function configPath(flag: string | undefined): string {
@@ -18,30 +22,35 @@ const absolute = (what: string) =>
     .min(1)
     .refine(isAbsolute, { message: `${what} must be an absolute path` });
 
-// Only the fields operations need; the server (`plantroot serve`) validates the whole file itself.
-// Unknown keys are kept so this view never rejects what the server accepts.
+// Only the fields operations need, in the serve configuration's shape (appliance/config.ts validates
+// the whole file when the appliance starts); unknown keys are kept so this view never rejects what
+// the server accepts.
 const OpsSchema = z.looseObject({
   dataDir: absolute("dataDir"),
-  /** default <dataDir>/plantroot.db */
-  database: absolute("database").optional(),
   hsm: z.looseObject({
-    library: absolute("hsm.library"),
+    /** PKCS#11 module (default SoftHSM2's) */
+    library: absolute("hsm.library").optional(),
     token: z.string().min(1).max(32),
-    /** file:/path, env:NAME or credential:NAME (systemd LoadCredential) */
-    pin: z.string().regex(/^(file|env|credential):.+/, "hsm.pin must be file:PATH, env:NAME or credential:NAME"),
-    /** SoftHSM only: its config file (sets SOFTHSM2_CONF) */
-    softhsmConf: absolute("hsm.softhsmConf").optional(),
+    pin: z.union(
+      [
+        z.strictObject({ file: absolute("hsm.pin.file") }),
+        z.strictObject({ env: z.string().min(1) }),
+        z.strictObject({ credential: z.string().regex(/^[A-Za-z0-9_.-]+$/) }),
+      ],
+      { error: 'hsm.pin must be {"file": PATH}, {"env": NAME} or {"credential": NAME}' },
+    ),
   }),
 });
 
 export interface OpsConfig {
   /** the config file itself */
   path: string;
-  /** the directory holding it and the files it refers to (backed up with it) */
+  /** the directory holding it (backed up with it) */
   dir: string;
   dataDir: string;
+  /** <dataDir>/plantroot.db, as the appliance opens it */
   database: string;
-  hsm: { library: string; token: string; pin: string; softhsmConf?: string };
+  hsm: { library: string; token: string; pin: PinSource };
   /** the parsed JSON, whole */
   raw: Record<string, unknown>;
 }
@@ -61,13 +70,11 @@ export function validateConfig(text: string): { config?: Omit<OpsConfig, "path" 
     };
   }
   const c = parsed.data;
-  const hsm: OpsConfig["hsm"] = { library: c.hsm.library, token: c.hsm.token, pin: c.hsm.pin };
-  if (c.hsm.softhsmConf) hsm.softhsmConf = c.hsm.softhsmConf;
   return {
     config: {
       dataDir: c.dataDir,
-      database: c.database ?? join(c.dataDir, "plantroot.db"),
-      hsm,
+      database: join(c.dataDir, "plantroot.db"),
+      hsm: { library: c.hsm.library ?? DEFAULT_LIBRARY, token: c.hsm.token, pin: c.hsm.pin },
       raw: json as Record<string, unknown>,
     },
     problems: [],
@@ -88,7 +95,14 @@ export function loadConfig(flag: string | undefined): OpsConfig {
   return { ...config, path, dir: dirname(path) };
 }
 
-/** SoftHSM reads SOFTHSM2_CONF once at C_Initialize: set it from the config before touching the HSM. */
-export function applyHsmEnvironment(cfg: OpsConfig): void {
-  if (cfg.hsm.softhsmConf && !process.env.SOFTHSM2_CONF) process.env.SOFTHSM2_CONF = cfg.hsm.softhsmConf;
+/**
+ * The file holding the HSM PIN as this (administrative) process can read it: a PIN the service gets
+ * as a systemd credential is read from the credential's source under /etc/plantroot/credentials.
+ */
+export function pinFile(pin: PinSource): string | undefined {
+  if ("credential" in pin) return join(CREDENTIALS_SOURCE, pin.credential);
+  if (!("file" in pin)) return undefined;
+  if (dirname(pin.file) === SERVICE_CREDENTIALS && !process.env.CREDENTIALS_DIRECTORY)
+    return join(CREDENTIALS_SOURCE, basename(pin.file));
+  return pin.file;
 }

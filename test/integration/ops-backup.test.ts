@@ -21,9 +21,15 @@ afterAll(() => {
 });
 
 /** Runs the plantroot CLI (a separate process, as plant IT would) and collects its output. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(REPO, "bin/plantroot.mjs"), ...args], { cwd: REPO });
+    const p = spawn(process.execPath, [join(REPO, "bin/plantroot.mjs"), ...args], {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+    });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => {
@@ -88,14 +94,8 @@ function writeConfig(name: string, r: Ready, token = "ca-1"): string {
   writeFileSync(
     path,
     JSON.stringify({
-      dataDir: r.dir,
-      database: r.dbPath,
-      hsm: {
-        library: "/usr/lib/softhsm/libsofthsm2.so",
-        token,
-        pin: `file:${join(etc, "credentials", "hsm-pin")}`,
-        softhsmConf: r.softhsm,
-      },
+      dataDir: r.dir, // the CA fixture's database is <dir>/plantroot.db, where the appliance keeps it
+      hsm: { library: "/usr/lib/softhsm/libsofthsm2.so", token, pin: { file: join(etc, "credentials", "hsm-pin") } },
       ca: { certificates: { root: r.root, issuing: r.issuing } },
     }),
   );
@@ -110,8 +110,10 @@ describe("backup and restore of a CA issuing under load", () => {
     await load.until(() => load.acked.size >= 300);
 
     const t0 = Date.now();
-    const ackedBefore = [...load.acked].filter(([, t]) => t < t0).map(([s]) => s);
-    const backup = await cli(["backup", "--config", config, "--out", join(root, "backups")]);
+    const ackedBefore = [...load.acked].filter(([, t]) => t <= t0).map(([s]) => s);
+    const backup = await cli(["backup", "--config", config, "--out", join(root, "backups")], {
+      SOFTHSM2_CONF: load.ready.softhsm,
+    });
     expect(backup.stderr).toMatch(/snapshot at/);
     expect(backup.code).toBe(0);
     const dir = backup.stdout.trim();
@@ -145,7 +147,7 @@ describe("backup and restore of a CA issuing under load", () => {
     expect(JSON.stringify(manifest)).not.toContain("hsm-pin");
 
     // status of the running appliance: CA certificates with expiry, HSM reachable, issued counts
-    const st = await cli(["status", "--config", config, "--json"]);
+    const st = await cli(["status", "--config", config, "--json"], { SOFTHSM2_CONF: load.ready.softhsm });
     const status = JSON.parse(st.stdout);
     expect(status.hsm.reachable).toBe(true);
     expect(status.ca.initialised).toBe(true);

@@ -3,12 +3,12 @@
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkConfigFile } from "../../cli/commands/config.js";
 
 interface Cfg {
   dataDir?: string;
-  hsm: { library: string; token: string; pin: string; softhsmConf: string };
+  hsm: { library: string; token: string; pin: { file: string } | { env: string } };
   ca?: {
     pkiBaseUrl: string;
     hsm: { issuingKeyLabel: string; auditKeyLabel: string };
@@ -24,7 +24,6 @@ function setup(mutate: (c: Cfg) => void = () => {}, pinMode = 0o600) {
   mkdirSync(join(dir, "credentials"), { mode: 0o700 });
   writeFileSync(join(dir, "credentials/hsm-pin"), "1234", { mode: pinMode });
   chmodSync(join(dir, "credentials/hsm-pin"), pinMode);
-  writeFileSync(join(dir, "softhsm2.conf"), `directories.tokendir = ${join(dir, "data/softhsm/tokens")}\n`);
   writeFileSync(join(dir, "root.pem"), "x");
   writeFileSync(join(dir, "issuing.pem"), "x");
   const cfg: Cfg = {
@@ -32,8 +31,7 @@ function setup(mutate: (c: Cfg) => void = () => {}, pinMode = 0o600) {
     hsm: {
       library: "/usr/lib/softhsm/libsofthsm2.so",
       token: "plantroot",
-      pin: `file:${join(dir, "credentials/hsm-pin")}`,
-      softhsmConf: join(dir, "softhsm2.conf"),
+      pin: { file: join(dir, "credentials/hsm-pin") },
     },
     ca: {
       pkiBaseUrl: "http://pki.plant.example",
@@ -49,6 +47,20 @@ function setup(mutate: (c: Cfg) => void = () => {}, pinMode = 0o600) {
   return { path, dir };
 }
 
+// SoftHSM's configuration comes from the environment, as /usr/bin/plantroot and the unit set it
+const savedConf = process.env.SOFTHSM2_CONF;
+let softhsmDir: string;
+beforeAll(() => {
+  softhsmDir = mkdtempSync(join(tmpdir(), "ops-config-softhsm-"));
+  mkdirSync(join(softhsmDir, "tokens"));
+  writeFileSync(join(softhsmDir, "softhsm2.conf"), `directories.tokendir = ${join(softhsmDir, "tokens")}\n`);
+  process.env.SOFTHSM2_CONF = join(softhsmDir, "softhsm2.conf");
+});
+afterAll(() => {
+  if (savedConf === undefined) delete process.env.SOFTHSM2_CONF;
+  else process.env.SOFTHSM2_CONF = savedConf;
+});
+
 describe("config check", () => {
   it("accepts a complete configuration", () => {
     expect(checkConfigFile(setup().path)).toEqual({ problems: [], warnings: [] });
@@ -57,13 +69,11 @@ describe("config check", () => {
   it("names the field of every schema problem, including the CA section's", () => {
     const { path } = setup((c) => {
       delete c.dataDir;
-      c.hsm.pin = "1234";
+      (c.hsm as { pin: unknown }).pin = "1234";
     });
     const { problems } = checkConfigFile(path);
     expect(problems).toContain("dataDir: Invalid input: expected string, received undefined");
-    expect(problems.some((p) => p.startsWith("hsm.pin: hsm.pin must be file:PATH, env:NAME or credential:NAME"))).toBe(
-      true,
-    );
+    expect(problems).toContain('hsm.pin: hsm.pin must be {"file": PATH}, {"env": NAME} or {"credential": NAME}');
     const ca = checkConfigFile(
       setup((c) => {
         c.ca!.pkiBaseUrl = "https://pki.plant.example/x";
@@ -95,11 +105,11 @@ describe("config check", () => {
   it("warns about a PIN in the environment and about a missing CA section", () => {
     const { warnings } = checkConfigFile(
       setup((c) => {
-        c.hsm.pin = "env:HSM_PIN";
+        c.hsm.pin = { env: "HSM_PIN" };
         delete c.ca;
       }).path,
     );
-    expect(warnings).toContain("hsm.pin: a PIN in an environment variable is for tests only; use credential:NAME");
+    expect(warnings).toContain("hsm.pin: a PIN in an environment variable is for tests only; use a systemd credential");
     expect(warnings).toContain("ca: no CA configured yet (the first ceremony adds it)");
   });
 });

@@ -3,6 +3,7 @@
 // HTTP PKI port answer, metrics only from the management set, every other port is dropped.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { must, REPO, requireRoot, run } from "./helpers.js";
@@ -14,7 +15,7 @@ const CLIENT = `prfw-c-${id}`;
 const APP_IP = "198.18.7.1";
 const CLIENT_IP = "198.18.7.2";
 const MGMT_IP = "198.18.7.3";
-const PORTS = [443, 80, 9100, 22, 8443];
+const PORTS = [443, 80, 9090, 22, 8443];
 let server: ReturnType<typeof spawn> | undefined;
 
 const inNs = (ns: string, cmd: string[]) => must("ip", ["netns", "exec", ns, ...cmd]);
@@ -57,6 +58,15 @@ afterAll(() => {
 });
 
 describe("nftables profile", () => {
+  it("opens exactly the ports the packaged configuration listens on", () => {
+    const cfg = JSON.parse(readFileSync(join(REPO, "packaging/etc/config.json"), "utf8"));
+    const nft = readFileSync(PROFILE, "utf8");
+    const define = (name: string) => Number(new RegExp(`^define ${name} = (\\d+)$`, "m").exec(nft)?.[1]);
+    expect(define("ACME_PORT")).toBe(cfg.listen.port);
+    expect(define("PKI_HTTP_PORT")).toBe(cfg.listen.httpPort);
+    expect(define("METRICS_PORT")).toBe(cfg.listen.metrics.port);
+  });
+
   it("is valid nftables syntax (nft -c), also on a minimal system without /etc/protocols; reloads idempotently", () => {
     expect(run("nft", ["-c", "-f", PROFILE]).status).toBe(0);
     const bare = run("unshare", [
@@ -86,12 +96,12 @@ describe("nftables profile", () => {
     expect(connects(8443)).toBe(false);
   });
 
-  it("metrics (9100) only from the management network set", () => {
-    expect(connects(9100, CLIENT_IP)).toBe(false);
-    expect(connects(9100, MGMT_IP)).toBe(false); // the set starts empty: metrics reachable from nowhere
+  it("metrics (9090) only from the management network set", () => {
+    expect(connects(9090, CLIENT_IP)).toBe(false);
+    expect(connects(9090, MGMT_IP)).toBe(false); // the set starts empty: metrics reachable from nowhere
     inNs(APP, ["nft", "add", "element", "inet", "plantroot", "mgmt_v4", `{ ${MGMT_IP}/32 }`]);
-    expect(connects(9100, MGMT_IP)).toBe(true);
-    expect(connects(9100, CLIENT_IP)).toBe(false);
+    expect(connects(9090, MGMT_IP)).toBe(true);
+    expect(connects(9090, CLIENT_IP)).toBe(false);
     expect(connects(443, CLIENT_IP)).toBe(true);
   });
 });

@@ -48,9 +48,9 @@ describe("plantroot.service", () => {
     expect(one("LoadCredential")).toBe("hsm-pin:/etc/plantroot/credentials/hsm-pin");
     expect(one("Environment") ?? "").not.toMatch(/PIN/i);
     expect(d.has("EnvironmentFile")).toBe(false);
-    // the packaged config reads it from $CREDENTIALS_DIRECTORY
+    // the packaged config reads it where systemd puts plantroot.service's credentials
     const cfg = JSON.parse(readFileSync(join(REPO, "packaging/etc/config.json"), "utf8"));
-    expect(cfg.hsm.pin).toBe("credential:hsm-pin");
+    expect(cfg.hsm.pin).toEqual({ file: "/run/credentials/plantroot.service/hsm-pin" });
   });
 
   it("systemd-analyze security rates its exposure OK or better (<= 2.0 of 10)", () => {
