@@ -1,7 +1,7 @@
 // `plantroot config check`: validates the config file (each problem names its field) and checks what
 // it points at on this machine — data directory, PKCS#11 library, SoftHSM config, PIN credential.
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { caConfigSchema } from "../../appliance/ca/config.js";
 import { CliError } from "../cli-error.js";
