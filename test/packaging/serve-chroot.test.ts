@@ -42,7 +42,7 @@ describe.skipIf(!HAS_SERVE)("installed plantroot serves ACME offline", () => {
       httpPort: HTTP_PORT,
       metrics: { host: "127.0.0.1", port: 9090 },
     };
-    cfg.tlsNames = ["127.0.0.1", "localhost"];
+    cfg.tlsNames = ["plantroot.plant.example", "127.0.0.1"];
     cfg.validation = {
       allowedNetworks: ["127.0.0.0/8"],
       ports: { http01: HTTP01_PORT, tlsAlpn01: 5001 },
@@ -67,15 +67,20 @@ describe.skipIf(!HAS_SERVE)("installed plantroot serves ACME offline", () => {
     const out = c.mustSh(
       `
       # the PIN where systemd's LoadCredential puts it for plantroot.service (root-only at its source)
-      install -d -o plantroot -g plantroot -m 0500 "$dir/run/credentials/plantroot.service"
-      install -o plantroot -g plantroot -m 0400 "$dir/etc/plantroot/credentials/hsm-pin" "$dir/run/credentials/plantroot.service/hsm-pin"
+      uid="$(inroot id -u plantroot)"; gid="$(inroot id -g plantroot)"
+      install -d -o "$uid" -g "$gid" -m 0500 "$dir/run/credentials/plantroot.service"
+      install -o "$uid" -g "$gid" -m 0400 "$dir/etc/plantroot/credentials/hsm-pin" "$dir/run/credentials/plantroot.service/hsm-pin"
       as_plantroot() { inroot setpriv --reuid=plantroot --regid=plantroot --init-groups -- env SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf "$@"; }
       eab="$(as_plantroot plantroot eab create --label chroot-test --config /etc/plantroot/config.json)"
       kid="$(printf '%s\\n' "$eab" | sed -n 's/^kid: //p')"
       hmac="$(printf '%s\\n' "$eab" | sed -n 's/^hmac key: //p')"
-      as_plantroot plantroot serve --config /etc/plantroot/config.json >"$dir/tmp/serve.log" 2>&1 &
+      # exec all the way down, so $! is the server process itself
+      (exec chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf \
+        setpriv --reuid=plantroot --regid=plantroot --init-groups -- plantroot serve --config /etc/plantroot/config.json) \
+        >"$dir/tmp/serve.log" 2>&1 &
       server=$!
       for i in $(seq 1 120); do
+        kill -0 "$server" 2>/dev/null || { echo "plantroot serve exited:"; cat "$dir/tmp/serve.log"; exit 1; }
         node -e 'fetch(process.argv[1]).then(r=>r.ok?process.exit(0):process.exit(1),()=>process.exit(1))' \\
           "https://127.0.0.1:${ACME_PORT}/acme/directory" 2>/dev/null && break
         sleep 0.5
@@ -88,7 +93,9 @@ describe.skipIf(!HAS_SERVE)("installed plantroot serves ACME offline", () => {
       awk 'BEGIN{n=0} /BEGIN CERTIFICATE/{n++} {print > ("'"$dir"'/tmp/cert" n ".pem")}' "$dir/tmp/lego/certificates/dev1.plant.example.crt"
       openssl verify -CAfile "$ROOT_PEM" -untrusted "$dir/tmp/cert2.pem" "$dir/tmp/cert1.pem"
       openssl x509 -noout -ext subjectAltName -in "$dir/tmp/cert1.pem"
-      kill -TERM "$server"; wait "$server"; echo "SERVER EXIT $?"
+      kill -TERM "$server"
+      wait "$server" && rc=0 || rc=$?
+      echo "SERVER EXIT $rc"
     `,
       { ROOT_PEM: root, NODE_EXTRA_CA_CERTS: root },
     );
