@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Artefacts, buildPackages, must, REPO, requireRoot, run } from "./helpers.js";
 
+const HAS_SERVE = existsSync(join(REPO, "cli/commands/serve.ts"));
 let art: Artefacts;
+let booted: Record<string, string> | undefined;
 let image: string;
 let rootfs: string;
 const work = mkdtempSync(join(tmpdir(), "plantroot-image-test-"));
@@ -20,8 +22,14 @@ function overlay(): string {
   const lib = join(o, "usr/local/lib/plantroot-imagetest");
   mkdirSync(lib, { recursive: true });
   mkdirSync(join(o, "etc/systemd/system/default.target.wants"), { recursive: true });
-  for (const f of ["imagetest.sh", "probe.mjs"]) copyFileSync(join(REPO, "test/packaging/image", f), join(lib, f));
+  for (const f of ["imagetest.sh", "probe.mjs", "configure.mjs"])
+    copyFileSync(join(REPO, "test/packaging/image", f), join(lib, f));
+  copyFileSync(join(REPO, "test/packaging/fixtures/demo-ca.mjs"), join(lib, "demo-ca.mjs"));
   chmodSync(join(lib, "imagetest.sh"), 0o755);
+  // Debian's lego (Go, needs only libc) as the device's ACME client inside the appliance
+  mkdirSync(join(o, "usr/local/bin"), { recursive: true });
+  copyFileSync("/usr/bin/lego", join(o, "usr/local/bin/lego"));
+  chmodSync(join(o, "usr/local/bin/lego"), 0o755);
   copyFileSync(
     join(REPO, "test/packaging/image/imagetest.service"),
     join(o, "etc/systemd/system/plantroot-imagetest.service"),
@@ -143,6 +151,7 @@ describe("appliance image", () => {
     const hash = must("openssl", ["passwd", "-6", "plantroot-image-test"]).trim();
     const { console: log, report } = await boot({ "passwd.hashed-password.root": hash });
     const s = sections(report);
+    booted = s;
     expect(log).toMatch(/Welcome to GRUB/);
     expect(log).toMatch(/Plantroot appliance: before it can issue certificates/); // first-boot message
     expect(s["failed-units"]).toBe("");
@@ -174,4 +183,28 @@ describe("appliance image", () => {
     expect(probe.readPinFile).toMatch(/^ERROR EACCES/);
     expect(s["probe-result"]).toBe("success");
   }, 1_200_000);
+
+  it.skipIf(!HAS_SERVE)(
+    "plantroot.service under systemd serves ACME: lego gets a certificate, hardened process",
+    () => {
+      const s = booted;
+      expect(s, "the boot test did not produce a report").toBeDefined();
+      expect(s!["serve-state"]).toBe("active running");
+      // ACME (443) and PKI HTTP (80) on all addresses, metrics on loopback as configured
+      expect(s!["serve-listening"]!.split("\n")).toEqual(
+        expect.arrayContaining(["0.0.0.0:443", "0.0.0.0:80", "127.0.0.1:9090"]),
+      );
+      const proc = s!["serve-process"]!;
+      expect(proc).toMatch(/^Uid: (\d+) \1 \1 \1$/m);
+      expect(proc).not.toMatch(/^Uid: 0 /m);
+      expect(proc).toMatch(/^CapEff: 0000000000000400$/m); // CAP_NET_BIND_SERVICE only
+      expect(proc).toMatch(/^CapBnd: 0000000000000400$/m);
+      expect(proc).toMatch(/^NoNewPrivs: 1$/m);
+      expect(proc).toMatch(/^Seccomp: 2$/m);
+      expect(s!["serve-lego"], JSON.stringify(s, null, 1)).toMatch(/^rc=0/);
+      expect(s!["serve-verify"]).toMatch(/cert1\.pem: OK$/);
+      expect(s!["serve-status"]).toBe("true 1 true");
+      expect(s!["serve-stopped"]).toBe("inactive success");
+    },
+  );
 });
