@@ -178,6 +178,7 @@ describe("appliance image", () => {
     expect(probe.sqliteWrite).toBe("ok");
     expect(probe.bind443).toBe("ok");
     expect(probe.udp).toBe("ok");
+    expect(probe.interfaces).toBe("ok");
     expect(probe.writeEtc).toMatch(/^ERROR EROFS/);
     expect(probe.writeUsr).toMatch(/^ERROR EROFS/);
     expect(probe.readPinFile).toMatch(/^ERROR EACCES/);
@@ -203,7 +204,8 @@ describe("appliance image", () => {
       expect(proc).toMatch(/^Seccomp: 2$/m);
       expect(s!["serve-lego"], JSON.stringify(s, null, 1)).toMatch(/^rc=0/);
       expect(s!["serve-verify"]).toMatch(/cert1\.pem: OK$/);
-      expect(s!["serve-status"]).toBe("true 1 true");
+      // initialised, certificates issued (the appliance's own HTTPS certificate and lego's), HSM reachable
+    expect(s!["serve-status"]).toBe("true 2 true");
       expect(s!["serve-stopped"]).toBe("inactive success");
     },
   );

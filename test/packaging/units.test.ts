@@ -39,7 +39,7 @@ describe("plantroot.service", () => {
   });
 
   it("limits sockets and system calls", () => {
-    expect(one("RestrictAddressFamilies")).toBe("AF_UNIX AF_INET AF_INET6");
+    expect(one("RestrictAddressFamilies")).toBe("AF_UNIX AF_INET AF_INET6 AF_NETLINK");
     expect(d.get("SystemCallFilter")?.[0]).toBe("@system-service");
     expect(one("SystemCallArchitectures")).toBe("native");
   });

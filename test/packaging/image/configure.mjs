@@ -6,6 +6,7 @@ const [caFile, path] = process.argv.slice(2);
 const cfg = JSON.parse(readFileSync(path, "utf8"));
 cfg.ca = JSON.parse(readFileSync(caFile, "utf8"));
 cfg.tlsNames = ["plantroot.plant.example", "127.0.0.1"];
+cfg.publicUrl = "https://127.0.0.1"; // what the test's client uses (a plant uses the appliance's name)
 cfg.listen.metrics = { host: "127.0.0.1", port: 9090 };
 cfg.validation = {
   allowedNetworks: ["127.0.0.0/8"],

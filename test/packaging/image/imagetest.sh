@@ -63,8 +63,8 @@ if [ -e /usr/lib/plantroot/dist/cli/commands/serve.js ]; then
   section serve-status;    plantroot status --json | /usr/lib/plantroot/node/bin/node -e \
     'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.ca.initialised, j.ca.issued.total, j.hsm.reachable)})'
   systemctl stop plantroot.service
-  section serve-stopped;   systemctl show -p ActiveState,Result --value plantroot.service | tr '\n' ' '
-  section serve-journal;   journalctl -b -u plantroot.service -o cat --no-pager | grep -v '^{' | tail -n 5
+  section serve-stopped;   echo "$(systemctl show -p ActiveState --value plantroot.service) $(systemctl show -p Result --value plantroot.service)"
+  section serve-journal;   journalctl -b -u plantroot.service -o cat --no-pager | grep -v '"level":"info"' | tail -n 8
 fi
 printf '\nIMAGETEST-END\n'
 systemctl poweroff

@@ -6,6 +6,7 @@ import { createVerify } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
+import { networkInterfaces } from "node:os";
 
 const d = "/usr/lib/plantroot/dist";
 const { HsmToken, parsePinSource } = await import(`${d}/hsm/index.js`);
@@ -64,4 +65,6 @@ await check(
       s.bind(0, "127.0.0.1", () => s.close(() => resolve("ok")));
     }),
 );
+// the validation network guard reads this host's addresses (getifaddrs: netlink)
+await check("interfaces", () => (Object.keys(networkInterfaces()).includes("lo") ? "ok" : "no lo"));
 console.log(`PROBE ${JSON.stringify(out)}`);
