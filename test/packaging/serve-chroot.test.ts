@@ -43,6 +43,7 @@ describe.skipIf(!HAS_SERVE)("installed plantroot serves ACME offline", () => {
       metrics: { host: "127.0.0.1", port: 9090 },
     };
     cfg.tlsNames = ["plantroot.plant.example", "127.0.0.1"];
+    cfg.publicUrl = `https://127.0.0.1:${ACME_PORT}`; // what this test's client uses
     cfg.validation = {
       allowedNetworks: ["127.0.0.0/8"],
       ports: { http01: HTTP01_PORT, tlsAlpn01: 5001 },
