@@ -14,6 +14,18 @@ const commands: Record<string, Command> = {
     load: () => import("./commands/audit.js"),
   },
   ceremony: { summary: "key ceremonies: enroll, dry-run, run, verify", load: () => import("./commands/ceremony.js") },
+  demo: {
+    summary: "run the whole appliance locally with demo keys (what npm start runs)",
+    load: () => import("./commands/demo.js"),
+  },
+  serve: {
+    summary: "run the appliance from a configuration file (production)",
+    load: () => import("./commands/serve.js"),
+  },
+  eab: {
+    summary: "External Account Binding credentials: create, list, revoke",
+    load: () => import("./commands/eab.js"),
+  },
   hsm: {
     summary: "list tokens and keys, generate a key, show key attributes",
     load: () => import("./commands/hsm.js"),

@@ -13,6 +13,8 @@ export interface ProfileSummary {
   description: string;
   /** validity of certificates issued under the profile, seconds */
   validitySeconds: number;
+  /** the longest validity a request (newOrder notAfter) may ask for, seconds; default validitySeconds */
+  maxValiditySeconds?: number;
 }
 
 /** Result of the issuance-policy pre-check for one identifier (used by newOrder). */

@@ -16,7 +16,7 @@ import {
   type Tlv,
   whole,
 } from "./der.js";
-import { bytesToIp } from "./ip.js";
+import { bytesToIp, canonicalIp } from "./ip.js";
 import { type PublicKeyInfo, parseSpki } from "./spki.js";
 import type { SignatureAlgorithm } from "../../hsm/index.js";
 
@@ -47,7 +47,10 @@ function parseSans(der: Buffer, t: Tlv): Identifier[] {
     if (gn.tag === 0x82) {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: IA5String range check
       if (!/^[\x00-\x7f]*$/.test(v.toString("latin1"))) bad("dNSName is not ASCII");
-      out.push({ type: "dns", value: v.toString("latin1") });
+      // an IP literal in a dNSName (Debian 12's lego writes IP identifiers this way) is requested as
+      // that IP: the certificate carries it as an iPAddress SAN, never as a dNSName
+      const ip = canonicalIp(v.toString("latin1"));
+      out.push(ip !== undefined ? { type: "ip", value: ip } : { type: "dns", value: v.toString("latin1") });
     } else if (gn.tag === 0x87) {
       if (v.length !== 4 && v.length !== 16) bad("iPAddress SAN must be 4 or 16 bytes");
       out.push({ type: "ip", value: bytesToIp(v) });

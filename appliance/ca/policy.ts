@@ -133,7 +133,10 @@ export class IssuancePolicy {
       const match = asIp ? csrSet.has(`ip:${asIp}`) && cn === asIp : csrSet.has(`dns:${cn}`);
       if (!match) throw new ApplianceError("badCSR", `CSR common name "${cn}" is not one of its subjectAltNames`);
       if (cn.length > 64) throw new ApplianceError("badCSR", `CSR common name "${cn}" is longer than 64 characters`);
-      commonName = cn;
+      // An IP address is never put in the subject CN: verifiers (OpenSSL, Go) treat a CN that looks
+      // like a host name as a DNS name and check it against the SubCA's DNS name constraints, so an
+      // IP CN fails verification. The iPAddress SAN carries it (Let's Encrypt does the same).
+      if (!asIp) commonName = cn;
     }
     const seen = new Set<string>();
     const sans = authorised.filter((i) => {

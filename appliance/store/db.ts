@@ -40,6 +40,84 @@ function wrap(conn: sqlite3.Database): Queryable {
   };
 }
 
+/**
+ * A connection's statements, prepared once and reused (preparing a statement per call costs more
+ * CPU than running it). Every call runs its statement to completion (`all`/`run`), so no statement
+ * is left mid-result holding a read transaction open. Bounded; evicted statements are finalized.
+ */
+class PreparedStatements implements Queryable {
+  /** resolved once the statement is prepared; a statement that fails to prepare is not cached */
+  private readonly cache = new Map<string, Promise<sqlite3.Statement>>();
+
+  constructor(
+    private readonly conn: sqlite3.Database,
+    private readonly max = 512,
+  ) {}
+
+  private statement(sql: string): Promise<sqlite3.Statement> {
+    let p = this.cache.get(sql);
+    if (p) {
+      this.cache.delete(sql);
+      this.cache.set(sql, p);
+      return p;
+    }
+    // node-sqlite3 never calls back calls queued on a statement whose preparation failed: wait for it
+    const prepared = new Promise<sqlite3.Statement>((resolve, reject) => {
+      const st = this.conn.prepare(sql, (err) => {
+        if (!err) return resolve(st);
+        if (this.cache.get(sql) === prepared) this.cache.delete(sql);
+        reject(err);
+      });
+    });
+    p = prepared;
+    this.cache.set(sql, p);
+    if (this.cache.size > this.max) {
+      const [oldSql, old] = this.cache.entries().next().value!;
+      this.cache.delete(oldSql);
+      old.then(
+        (st) => st.finalize(), // queued behind the statement's pending calls
+        () => undefined,
+      );
+    }
+    return p;
+  }
+
+  async run(sql: string, params: SqlParams = []): Promise<RunResult> {
+    const st = await this.statement(sql);
+    return new Promise((resolve, reject) =>
+      st.run(params, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve({ changes: this.changes, lastID: this.lastID });
+      }),
+    );
+  }
+
+  async get<T>(sql: string, params: SqlParams = []): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+
+  async all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
+    const st = await this.statement(sql);
+    return new Promise((resolve, reject) =>
+      st.all(params, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows))),
+    );
+  }
+
+  /** Finalizes every statement (before the connection closes). */
+  async finalizeAll(): Promise<void> {
+    const all = [...this.cache.values()];
+    this.cache.clear();
+    await Promise.all(
+      all.map((p) =>
+        p.then(
+          (st) => new Promise<void>((r) => st.finalize(() => r())),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+}
+
 function openConn(path: string, mode: number): Promise<sqlite3.Database> {
   return new Promise((resolve, reject) => {
     const c = new sqlite3.Database(path, mode, (err) => (err ? reject(err) : resolve(c)));
@@ -68,8 +146,8 @@ export class Db implements Queryable {
   private queue: Job[] = [];
   private draining = false;
   private closed = false;
-  private readonly r: Queryable;
-  private readonly w: Queryable;
+  private readonly r: PreparedStatements;
+  private readonly w: Queryable & { finalizeAll?(): Promise<void> };
 
   private constructor(
     readonly path: string,
@@ -77,8 +155,8 @@ export class Db implements Queryable {
     private readonly reader: sqlite3.Database,
     private readonly maxBatch: number,
   ) {
-    this.r = wrap(reader);
-    this.w = writer ? wrap(writer) : readOnlyWriter;
+    this.r = new PreparedStatements(reader);
+    this.w = writer ? new PreparedStatements(writer) : readOnlyWriter;
   }
 
   static async open(path: string, opts: OpenOptions): Promise<Db> {
@@ -167,6 +245,27 @@ export class Db implements Queryable {
           for (const j of batch) j.reject(storeError(e));
           continue;
         }
+        if (batch.length === 1) {
+          // a lone job needs no savepoint: if it fails, the whole transaction is its own to roll back
+          const job = batch[0]!;
+          let value: unknown;
+          try {
+            value = await job.fn(this.w);
+          } catch (e) {
+            await this.w.run("ROLLBACK").catch(() => undefined);
+            job.reject(e);
+            continue;
+          }
+          try {
+            await this.w.run("COMMIT");
+          } catch (e) {
+            await this.w.run("ROLLBACK").catch(() => undefined);
+            job.reject(storeError(e));
+            continue;
+          }
+          job.resolve(value);
+          continue;
+        }
         for (const job of batch) {
           await this.w.run("SAVEPOINT job");
           try {
@@ -217,6 +316,7 @@ export class Db implements Queryable {
     if (this.closed) return;
     this.closed = true;
     while (this.draining || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    await Promise.all([this.r.finalizeAll(), this.w.finalizeAll?.()]);
     await new Promise<void>((resolve) => this.reader.close(() => resolve()));
     const writer = this.writer;
     if (writer) await new Promise<void>((resolve, reject) => writer.close((e) => (e ? reject(e) : resolve())));

@@ -82,11 +82,13 @@ export function checkAcmeTlsCertificate(
     };
   }
 
-  // signature check natively (OpenSSL): issuer = subject and the signature verifies with its own key
+  // signature check natively (OpenSSL): issuer = subject and the signature verifies with its own key.
+  // Not X509_check_issued: it also demands keyCertSign, which challenge certificates (e.g. lego's,
+  // from Go's crypto/x509) rightly lack; RFC 8737 asks for no CA bits.
   let selfSigned = false;
   try {
     const native = new NodeX509(der);
-    selfSigned = native.checkIssued(native) && native.verify(native.publicKey);
+    selfSigned = native.issuer === native.subject && native.verify(native.publicKey);
   } catch {
     selfSigned = false;
   }

@@ -14,6 +14,10 @@ export interface ChallengeCertOptions {
   acmeIdentifier?: false | { critical?: boolean; keyAuthorization?: string; rawValue?: Uint8Array };
   /** sign with a different key and issuer name (not self-signed) */
   notSelfSigned?: boolean;
+  /** issuer name = subject name, but signed by a different key (self-issued, not self-signed) */
+  selfIssuedOtherKey?: boolean;
+  /** add a keyUsage extension with these flags (e.g. digitalSignature only, as Go's crypto/x509 makes) */
+  keyUsage?: number;
 }
 
 export interface ChallengeCert {
@@ -46,6 +50,7 @@ export async function challengeCert(
     const value = a.rawValue ?? Buffer.concat([Buffer.from([0x04, 0x20]), digest]);
     extensions.push(new x509.Extension(ACME_ID, a.critical ?? true, new Uint8Array(value)));
   }
+  if (opts.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(opts.keyUsage, true));
   const common = {
     serialNumber: "01",
     notBefore: new Date(Date.now() - 60_000),
@@ -54,12 +59,12 @@ export async function challengeCert(
     signingAlgorithm: ALG,
   };
   let cert: x509.X509Certificate;
-  if (opts.notSelfSigned) {
+  if (opts.notSelfSigned || opts.selfIssuedOtherKey) {
     const issuer = (await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
     cert = await x509.X509CertificateGenerator.create({
       ...common,
       subject: "CN=acme challenge",
-      issuer: "CN=someone else",
+      issuer: opts.selfIssuedOtherKey ? "CN=acme challenge" : "CN=someone else",
       publicKey: keys.publicKey,
       signingKey: issuer.privateKey,
     });

@@ -156,6 +156,42 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
     await refused({ csr, identifiers: [dns("plc.plant.example")], requester }, "badCSR", /a SAN is required/);
   });
 
+  it("an IP address in the CSR's CN is left out of the certificate subject (kept as iPAddress SAN)", async () => {
+    const k = p256();
+    const ids = [{ type: "ip" as const, value: "10.20.3.9" }];
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, cn: "10.20.3.9", sans: ids });
+    const cert = await f.ca.issue({ csr, identifiers: ids, requester });
+    expect(verifyLeaf(cert.der, "leaf-ip-cn")).toMatch(/: OK/);
+    const text = openssl([
+      "x509",
+      "-noout",
+      "-subject",
+      "-ext",
+      "subjectAltName",
+      "-in",
+      writeTemp(f.dir, "ipcn.pem", derToPem(cert.der)),
+    ]);
+    expect(text).not.toMatch(/CN\s*=/);
+    expect(text).toMatch(/IP Address:10.20.3.9/);
+  });
+
+  it("an IP literal written as a dNSName in the CSR is issued as an iPAddress SAN", async () => {
+    const k = p256();
+    const csr = buildCsr({ privateKey: k.privateKey, spki: k.spki, sans: [dns("10.20.3.10")] });
+    const cert = await f.ca.issue({ csr, identifiers: [{ type: "ip", value: "10.20.3.10" }], requester });
+    expect(verifyLeaf(cert.der, "leaf-ip-dnsname")).toMatch(/: OK/);
+    const text = openssl([
+      "x509",
+      "-noout",
+      "-ext",
+      "subjectAltName",
+      "-in",
+      writeTemp(f.dir, "ipdn.pem", derToPem(cert.der)),
+    ]);
+    expect(text).toMatch(/IP Address:10.20.3.10/);
+    expect(text).not.toMatch(/DNS:/);
+  });
+
   it("CN must equal one of the SANs", async () => {
     const k = p256();
     const ids = [dns("a.plant.example")];

@@ -159,9 +159,18 @@ describe("IssuancePolicy", () => {
         dns("a.plant.example"),
       ]),
     ).toEqual({
+      // an IP CN is checked against the SANs but not carried into the subject
       sans: [ip("10.0.0.1"), dns("a.plant.example")],
-      commonName: "10.0.0.1",
     });
+    expect(
+      policy.matchCsr(csr([dns("a.plant.example"), ip("10.0.0.1")], "a.plant.example"), [
+        ip("10.0.0.1"),
+        dns("a.plant.example"),
+      ]),
+    ).toEqual({ sans: [ip("10.0.0.1"), dns("a.plant.example")], commonName: "a.plant.example" });
+    expect(() => policy.matchCsr(csr([dns("a.plant.example")], "10.0.0.9"), [dns("a.plant.example")])).toThrow(
+      /not one of its subjectAltNames/,
+    );
     expect(() => policy.matchCsr(csr([dns("a.plant.example")], "A.plant.example"), [dns("a.plant.example")])).toThrow(
       /not one of its subjectAltNames/,
     );

@@ -1,5 +1,6 @@
 // Pure parts of the validation authority: config schema, identifiers, host map, http-01 redirect
 // and body rules, the tls-alpn-01 certificate checks, the semaphore.
+import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
 import { ApplianceError } from "../../appliance/errors.js";
 import {
@@ -198,6 +199,13 @@ describe("tls-alpn-01 certificate checks", () => {
     });
   });
 
+  it("accepts a challenge certificate without keyCertSign (as Go's crypto/x509, e.g. lego, makes it)", async () => {
+    const goLike = await challengeCert(dns, KA, {
+      keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+    });
+    expect(await checkAcmeTlsCertificate(goLike.der, dnsTarget, KA)).toEqual({ ok: true });
+  });
+
   it("refuses each broken variant with a reason", async () => {
     const cases: [Parameters<typeof challengeCert>[2], RegExp][] = [
       [{ san: [{ type: "dns", value: "other.plant.test" }] }, /not dNSName plc1/],
@@ -208,6 +216,7 @@ describe("tls-alpn-01 certificate checks", () => {
       [{ acmeIdentifier: { keyAuthorization: "other.thumb" } }, /a different digest/],
       [{ acmeIdentifier: { rawValue: new Uint8Array(32) } }, /not a 32-byte OCTET STRING/],
       [{ notSelfSigned: true }, /not self-signed/],
+      [{ selfIssuedOtherKey: true }, /not self-signed/],
     ];
     for (const [opts, why] of cases) {
       const r = await checkAcmeTlsCertificate((await challengeCert(dns, KA, opts)).der, dnsTarget, KA);

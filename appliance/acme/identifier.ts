@@ -1,0 +1,182 @@
+// ACME identifiers: parsing and canonicalisation of `dns` (A-labels, lower case, no trailing dot,
+// label rules, leftmost wildcard) and `ip` (RFC 8738; canonical IPv4 and RFC 5952 IPv6 text).
+import { domainToASCII, domainToUnicode } from "node:url";
+import type { Identifier } from "../ca/api.js";
+
+export type { Identifier };
+
+/** Why an identifier value was refused; the service turns it into rejectedIdentifier/malformed. */
+export type IdentifierResult =
+  | { ok: true; identifier: Identifier; wildcard: boolean }
+  | { ok: false; reason: string; unsupportedType?: boolean };
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Canonical dns identifier value, or the reason it is not one. Accepts upper case (folds it). */
+export function parseDnsName(
+  raw: string,
+): { ok: true; name: string; wildcard: boolean } | { ok: false; reason: string } {
+  if (raw.length === 0) return { ok: false, reason: "empty domain name" };
+  if (/[^\x21-\x7e]/.test(raw)) return { ok: false, reason: "domain names must be ASCII (A-labels)" };
+  const name = raw.toLowerCase();
+  if (name.endsWith(".")) return { ok: false, reason: "domain name ends in a dot" };
+  if (name.length > 253) return { ok: false, reason: "domain name is longer than 253 characters" };
+  const labels = name.split(".");
+  let wildcard = false;
+  if (labels[0] === "*") {
+    wildcard = true;
+    labels.shift();
+    if (labels.length === 0) return { ok: false, reason: "a wildcard needs a base domain" };
+  }
+  for (const label of labels) {
+    if (label.length === 0) return { ok: false, reason: "domain name has an empty label" };
+    if (label.includes("*")) return { ok: false, reason: "a wildcard is only allowed as the whole leftmost label" };
+    if (!LABEL.test(label)) return { ok: false, reason: `invalid label "${label}"` };
+    if (label.length >= 4 && label[2] === "-" && label[3] === "-") {
+      if (!label.startsWith("xn--")) return { ok: false, reason: `label "${label}" uses a reserved form` };
+      const u = domainToUnicode(label);
+      if (!u || domainToASCII(u) !== label) return { ok: false, reason: `label "${label}" is not a valid A-label` };
+    }
+  }
+  const base = labels.join(".");
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!) || parseIpAddress(base) !== undefined)
+    return { ok: false, reason: "an IP address must be requested as an ip identifier" };
+  return { ok: true, name: wildcard ? `*.${base}` : base, wildcard };
+}
+
+/** Parses an IPv4 or IPv6 literal to its 4 or 16 bytes; undefined when it is not one. */
+export function parseIpAddress(s: string): Uint8Array | undefined {
+  if (s.includes(":")) return parseIpv6(s);
+  return parseIpv4(s);
+}
+
+function parseIpv4(s: string): Uint8Array | undefined {
+  const parts = s.split(".");
+  if (parts.length !== 4) return undefined;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    // no leading zeros: "010" is octal to some parsers and decimal to others
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+    const v = Number(p);
+    if (v > 255) return undefined;
+    out[i] = v;
+  }
+  return out;
+}
+
+function parseIpv6(s: string): Uint8Array | undefined {
+  if (s.includes("%")) return undefined; // zone ids are not identifiers
+  let tail: Uint8Array | undefined;
+  let text = s.toLowerCase();
+  const lastColon = text.lastIndexOf(":");
+  if (text.slice(lastColon + 1).includes(".")) {
+    tail = parseIpv4(text.slice(lastColon + 1));
+    if (!tail) return undefined;
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (h: string) => (h === "" ? [] : h.split(":"));
+  const head = groups(halves[0]!);
+  const rest = halves.length === 2 ? groups(halves[1]!) : [];
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const all = [...head, ...Array<string>(8 - total).fill("0"), ...rest];
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    const g = all[i]!;
+    if (!/^[0-9a-f]{1,4}$/.test(g)) return undefined;
+    const v = Number.parseInt(g, 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  }
+  if (tail) out.set(tail, 12);
+  return out;
+}
+
+/** Canonical text of a 4- or 16-byte address: dotted quad, or RFC 5952 §4 for IPv6. */
+export function formatIpAddress(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join(".");
+  if (bytes.length !== 16) throw new RangeError("an IP address has 4 or 16 bytes");
+  const isMapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (isMapped) return `::ffff:${Array.from(bytes.slice(12)).join(".")}`;
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
+  // longest run of two or more zero groups, the first one on a tie (RFC 5952 §4.2)
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = g.map((v) => v.toString(16));
+  if (best < 0) return hex.join(":");
+  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+}
+
+/** Canonical ip identifier value, or undefined when `raw` is not an IP literal. */
+export function canonicalIp(raw: string): string | undefined {
+  const b = parseIpAddress(raw);
+  return b ? formatIpAddress(b) : undefined;
+}
+
+/** Parses one identifier from a client (newOrder, newAuthz) into its canonical form. */
+export function parseIdentifier(raw: unknown): IdentifierResult {
+  if (typeof raw !== "object" || raw === null) return { ok: false, reason: "identifier must be an object" };
+  const { type, value } = raw as { type?: unknown; value?: unknown };
+  if (typeof type !== "string" || typeof value !== "string")
+    return { ok: false, reason: "identifier needs string fields type and value" };
+  if (type === "dns") {
+    // some deployed clients (lego before RFC 8738 support, as in Debian) send IP addresses as dns
+    // identifiers; they are taken as the ip identifier they name (docs/acme-divergences.md)
+    const asIp = canonicalIp(value);
+    if (asIp) return { ok: true, identifier: { type: "ip", value: asIp }, wildcard: false };
+    const r = parseDnsName(value);
+    if (!r.ok) return { ok: false, reason: `${JSON.stringify(value)}: ${r.reason}` };
+    return { ok: true, identifier: { type: "dns", value: r.name }, wildcard: r.wildcard };
+  }
+  if (type === "ip") {
+    const v = canonicalIp(value);
+    if (!v) return { ok: false, reason: `${JSON.stringify(value)} is not an IPv4 or IPv6 address` };
+    return { ok: true, identifier: { type: "ip", value: v }, wildcard: false };
+  }
+  return { ok: false, reason: `identifier type ${JSON.stringify(type)} is not supported`, unsupportedType: true };
+}
+
+/** Stable key for sets and maps of identifiers. */
+export function identifierKey(id: Identifier): string {
+  return `${id.type}:${id.value}`;
+}
+
+/** Sorted, de-duplicated copy (orders keep identifiers in this order). */
+export function normalizeIdentifiers(ids: readonly Identifier[]): Identifier[] {
+  const m = new Map<string, Identifier>();
+  for (const id of ids) m.set(identifierKey(id), id);
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
+/** True when both lists name exactly the same identifiers (order and duplicates ignored). */
+export function sameIdentifiers(a: readonly Identifier[], b: readonly Identifier[]): boolean {
+  const ka = new Set(a.map(identifierKey));
+  const kb = new Set(b.map(identifierKey));
+  if (ka.size !== kb.size) return false;
+  for (const k of ka) if (!kb.has(k)) return false;
+  return true;
+}
+
+/** The authorization's identifier for an order identifier: wildcards are authorised on the base name. */
+export function authorizationIdentifier(id: Identifier): { identifier: Identifier; wildcard: boolean } {
+  if (id.type === "dns" && id.value.startsWith("*."))
+    return { identifier: { type: "dns", value: id.value.slice(2) }, wildcard: true };
+  return { identifier: id, wildcard: false };
+}

@@ -1,0 +1,143 @@
+// Repository of ACME authorizations with their challenges (table acme_authorizations): insert, look
+// up, find a reusable valid one, compare-and-set update, and the ones with a validation in flight.
+import type { Authorization } from "../../acme/authorization.js";
+import type { Challenge } from "../../acme/challenge.js";
+import { AUTHORIZATION_STATUSES, oneOf } from "../../acme/status.js";
+import type { Queryable } from "../db.js";
+import { casUpdate, type Versioned } from "./versioned.js";
+
+interface Row {
+  id: string;
+  account_id: string;
+  order_id: string | null;
+  identifier_type: string;
+  identifier_value: string;
+  wildcard: number;
+  status: string;
+  expires: number;
+  pre_authorized: number;
+  challenges: string;
+  version: number;
+}
+
+type StoredChallenge = Omit<Challenge, "id" | "authorizationId" | "validated"> & { validated?: number };
+
+function fromRow(r: Row): Versioned<Authorization> {
+  const challenges = (JSON.parse(r.challenges) as StoredChallenge[]).map(
+    ({ validated, ...c }): Challenge => ({
+      ...c,
+      id: challengeId(r.id, c.type),
+      authorizationId: r.id,
+      ...(validated !== undefined ? { validated: new Date(validated) } : {}),
+    }),
+  );
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    ...(r.order_id ? { orderId: r.order_id } : {}),
+    identifier: { type: r.identifier_type as "dns" | "ip", value: r.identifier_value },
+    wildcard: r.wildcard === 1,
+    status: oneOf(AUTHORIZATION_STATUSES, r.status, "authorization"),
+    expires: new Date(r.expires),
+    preAuthorized: r.pre_authorized === 1,
+    challenges,
+    version: r.version,
+  };
+}
+
+function challengesJson(cs: readonly Challenge[]): string {
+  return JSON.stringify(
+    cs.map(({ id: _id, authorizationId: _a, validated, ...c }) => ({
+      ...c,
+      ...(validated ? { validated: validated.getTime() } : {}),
+    })),
+  );
+}
+
+const TYPE_CODE: Record<string, string> = { "http-01": "h", "dns-01": "d", "tls-alpn-01": "t" };
+const CODE_TYPE: Record<string, string> = { h: "http-01", d: "dns-01", t: "tls-alpn-01" };
+
+/** A challenge's id is its authorization's id and a type code: `<authz>.<h|d|t>`. */
+export function challengeId(authzId: string, type: string): string {
+  return `${authzId}.${TYPE_CODE[type]}`;
+}
+
+export function parseChallengeId(id: string): { authorizationId: string; type: string } | undefined {
+  const m = /^([A-Za-z0-9_-]{1,64})\.([hdt])$/.exec(id);
+  return m ? { authorizationId: m[1]!, type: CODE_TYPE[m[2]!]! } : undefined;
+}
+
+export async function getAuthorization(q: Queryable, id: string): Promise<Versioned<Authorization> | undefined> {
+  const r = await q.get<Row>("SELECT * FROM acme_authorizations WHERE id = ?", [id]);
+  return r && fromRow(r);
+}
+
+export async function getAuthorizations(q: Queryable, ids: readonly string[]): Promise<Versioned<Authorization>[]> {
+  if (ids.length === 0) return [];
+  if (ids.length === 1) {
+    const a = await getAuthorization(q, ids[0]!);
+    return a ? [a] : [];
+  }
+  const rows = await q.all<Row>(`SELECT * FROM acme_authorizations WHERE id IN (${ids.map(() => "?").join(",")})`, [
+    ...ids,
+  ]);
+  const byId = new Map(rows.map((r) => [r.id, fromRow(r)]));
+  return ids.map((id) => byId.get(id)).filter((a): a is Versioned<Authorization> => a !== undefined);
+}
+
+/** The valid authorization of this account for the identifier that lives longest past `until`. */
+export async function findReusableAuthorization(
+  q: Queryable,
+  accountId: string,
+  identifier: { type: string; value: string },
+  wildcard: boolean,
+  until: number,
+): Promise<Versioned<Authorization> | undefined> {
+  const r = await q.get<Row>(
+    `SELECT * FROM acme_authorizations WHERE account_id = ? AND identifier_type = ? AND identifier_value = ?
+       AND wildcard = ? AND status = 'valid' AND expires >= ? ORDER BY expires DESC LIMIT 1`,
+    [accountId, identifier.type, identifier.value, wildcard ? 1 : 0, until],
+  );
+  return r && fromRow(r);
+}
+
+export async function insertAuthorization(tx: Queryable, a: Authorization): Promise<Versioned<Authorization>> {
+  await tx.run(
+    `INSERT INTO acme_authorizations (id, account_id, order_id, identifier_type, identifier_value, wildcard, status,
+       expires, pre_authorized, challenges, processing, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1)`,
+    [
+      a.id,
+      a.accountId,
+      a.orderId ?? null,
+      a.identifier.type,
+      a.identifier.value,
+      a.wildcard ? 1 : 0,
+      a.status,
+      a.expires.getTime(),
+      a.preAuthorized ? 1 : 0,
+      challengesJson(a.challenges),
+    ],
+  );
+  return { ...a, version: 1 };
+}
+
+/** Writes status, expiry and challenges if the row still has `next.version` (else: conflict). */
+export async function updateAuthorization(
+  tx: Queryable,
+  next: Versioned<Authorization>,
+): Promise<Versioned<Authorization>> {
+  const processing = next.challenges.some((c) => c.status === "processing") ? 1 : 0;
+  await casUpdate(
+    tx,
+    `authorization ${next.id}`,
+    `UPDATE acme_authorizations SET status = ?, expires = ?, challenges = ?, processing = ?, version = version + 1
+     WHERE id = ? AND version = ?`,
+    [next.status, next.expires.getTime(), challengesJson(next.challenges), processing, next.id, next.version],
+  );
+  return { ...next, version: next.version + 1 };
+}
+
+/** Authorizations with a challenge in validation (to resume after a restart). */
+export async function processingAuthorizationIds(q: Queryable): Promise<string[]> {
+  return (await q.all<{ id: string }>("SELECT id FROM acme_authorizations WHERE processing = 1")).map((r) => r.id);
+}

@@ -1,0 +1,330 @@
+// Accounts (EAB, onlyReturnExisting, contact update, key rollover), private-trust pre-authorised
+// identifiers, revocation (by account, by certificate key, reasons), renewalInfo and `replaces`.
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatCertId } from "../../../appliance/acme/renewal-info.js";
+import { createEab } from "../../../appliance/acme/service/eab.js";
+import { buildCsr } from "../../../appliance/csr-builder.js";
+import { type Harness, startHarness } from "../../helpers/acme-harness.js";
+import {
+  type AccountKey,
+  newAccountKey,
+  RawAccount,
+  RawAcmeClient,
+  type RawResponse,
+  signWith,
+} from "../../helpers/acme-raw-client.js";
+
+let h: Harness;
+let c: RawAcmeClient;
+
+beforeAll(async () => {
+  h = await startHarness({ acme: { eabRequired: true } });
+  c = await new RawAcmeClient(h.directoryUrl, h.rootPem).init();
+  c.publish = h.responder.publish;
+});
+afterAll(async () => {
+  c?.close();
+  await h?.close();
+});
+
+function expectProblem(r: RawResponse, type: string, status: number): Record<string, unknown> {
+  expect({ status: r.status, type: r.json().type, detail: r.json().detail }).toMatchObject({
+    status,
+    type: `urn:ietf:params:acme:error:${type}`,
+  });
+  return r.json();
+}
+
+async function eabAccount(opts: { identifiers?: string[] } = {}): Promise<RawAccount> {
+  const cred = await createEab(h.db, { label: "test", ...opts });
+  const key = newAccountKey();
+  const url = await c.register(key, {
+    termsOfServiceAgreed: true,
+    externalAccountBinding: c.eab(key, cred.kid, cred.hmacKey),
+  });
+  return new RawAccount(c, key, url);
+}
+
+async function issue(
+  a: RawAccount,
+  ids: Array<{ type: "dns" | "ip"; value: string }>,
+  extra: Record<string, unknown> = {},
+) {
+  const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const order = await a.newOrder(ids, extra);
+  await a.validate(order);
+  const fin = await a.finalize(order, await buildCsr(ids, keys));
+  expect(fin.status).toBe(200);
+  const o = await a.settled(order.url);
+  const pem = (await a.post(o.certificate as string, "")).body;
+  const leaf = new X509Certificate(pem.split(/(?<=-----END CERTIFICATE-----)/)[0]!);
+  return { order, pem, leaf, der: leaf.raw, keys };
+}
+
+describe("newAccount", () => {
+  it("requires EAB when configured, and says so in the directory", async () => {
+    expect(c.dir.meta).toMatchObject({ externalAccountRequired: true });
+    const key = newAccountKey();
+    expectProblem(
+      await c.post(c.dir.newAccount!, { termsOfServiceAgreed: true }, { key }),
+      "externalAccountRequired",
+      400,
+    );
+  });
+
+  it("binds with EAB once; the credential cannot bind a second account; revoked credentials are refused", async () => {
+    const cred = await createEab(h.db, { label: "plc line 3" });
+    const k1 = newAccountKey("Ed25519");
+    const r = await c.post(
+      c.dir.newAccount!,
+      { termsOfServiceAgreed: true, externalAccountBinding: c.eab(k1, cred.kid, cred.hmacKey) },
+      { key: k1 },
+    );
+    expect(r.status).toBe(201);
+    expect(r.json()).toMatchObject({ status: "valid", termsOfServiceAgreed: true });
+    const k2 = newAccountKey();
+    expectProblem(
+      await c.post(c.dir.newAccount!, { externalAccountBinding: c.eab(k2, cred.kid, cred.hmacKey) }, { key: k2 }),
+      "unauthorized",
+      403,
+    );
+    const wrongMac = await createEab(h.db, { label: "x" });
+    expectProblem(
+      await c.post(c.dir.newAccount!, { externalAccountBinding: c.eab(k2, wrongMac.kid, cred.hmacKey) }, { key: k2 }),
+      "unauthorized",
+      403,
+    );
+    const { revokeEab } = await import("../../../appliance/acme/service/eab.js");
+    const revoked = await createEab(h.db, { label: "y" });
+    await revokeEab(h.db, revoked.kid);
+    expectProblem(
+      await c.post(c.dir.newAccount!, { externalAccountBinding: c.eab(k2, revoked.kid, revoked.hmacKey) }, { key: k2 }),
+      "unauthorized",
+      403,
+    );
+    // the EAB payload must be this account's key
+    const k3 = newAccountKey();
+    const fresh = await createEab(h.db, { label: "z" });
+    expectProblem(
+      await c.post(c.dir.newAccount!, { externalAccountBinding: c.eab(k2, fresh.kid, fresh.hmacKey) }, { key: k3 }),
+      "unauthorized",
+      403,
+    );
+  });
+
+  it("returns the existing account for a known key, and onlyReturnExisting never creates one", async () => {
+    const a = await eabAccount();
+    const again = await c.post(c.dir.newAccount!, { termsOfServiceAgreed: true }, { key: a.key });
+    expect(again.status).toBe(200);
+    expect(again.headers.location).toBe(a.url);
+    const only = await c.post(c.dir.newAccount!, { onlyReturnExisting: true }, { key: a.key });
+    expect(only.status).toBe(200);
+    expectProblem(
+      await c.post(c.dir.newAccount!, { onlyReturnExisting: true }, { key: newAccountKey() }),
+      "accountDoesNotExist",
+      400,
+    );
+  });
+
+  it("updates contacts and refuses unsupported ones", async () => {
+    const a = await eabAccount();
+    const r = await a.post(a.url, { contact: ["mailto:ot-it@plant.example"] });
+    expect(r.json().contact).toEqual(["mailto:ot-it@plant.example"]);
+    expectProblem(await a.post(a.url, { contact: ["tel:+49"] }), "unsupportedContact", 400);
+    expectProblem(await a.post(a.url, { status: "valid" }), "malformed", 400);
+  });
+});
+
+describe("keyChange", () => {
+  async function rollover(
+    a: RawAccount,
+    next: AccountKey,
+    opts: { oldKey?: Record<string, string>; account?: string } = {},
+  ) {
+    const url = c.dir.keyChange!;
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const p = b64({ alg: next.alg, jwk: next.jwk, url });
+    const pl = b64({ account: opts.account ?? a.url, oldKey: opts.oldKey ?? a.key.jwk });
+    const inner = { protected: p, payload: pl, signature: signWith(next, `${p}.${pl}`) };
+    return a.post(url, inner);
+  }
+
+  it("rolls the account over to a new key; the old key stops working", async () => {
+    const a = await eabAccount();
+    const next = newAccountKey("RSA");
+    expectProblem(await rollover(a, next, { oldKey: newAccountKey().jwk }), "unauthorized", 403);
+    const r = await rollover(a, next);
+    expect(r.status).toBe(200);
+    // the old ES256 key no longer fits the account's (RSA) key
+    expectProblem(
+      await a.post(c.dir.newOrder!, { identifiers: [{ type: "dns", value: "k.localhost" }] }),
+      "badSignatureAlgorithm",
+      400,
+    );
+    const rolled = new RawAccount(c, next, a.url);
+    expect((await rolled.post(c.dir.newOrder!, { identifiers: [{ type: "dns", value: "k.localhost" }] })).status).toBe(
+      201,
+    );
+  });
+
+  it("refuses a key another account uses with 409 and that account's URL", async () => {
+    const a = await eabAccount();
+    const b = await eabAccount();
+    const r = await rollover(a, b.key);
+    expectProblem(r, "malformed", 409);
+    expect(r.headers.location).toBe(b.url);
+  });
+});
+
+describe("private trust: pre-authorised identifiers", () => {
+  it("orders for identifiers the EAB credential pre-authorised need no challenge; others still do", async () => {
+    const a = await eabAccount({ identifiers: ["*.line3.localhost", "127.0.0.0/24"] });
+    const calls = h.responder.requests;
+    const pre = await a.newOrder([
+      { type: "dns", value: "plc1.line3.localhost" },
+      { type: "ip", value: "127.0.0.9" },
+    ]);
+    expect(pre.body.status).toBe("ready");
+    const z = (await a.post(pre.body.authorizations[0]!, "")).json();
+    expect(z.status).toBe("valid");
+    const fin = await a.finalize(
+      pre,
+      await buildCsr(
+        [
+          { type: "dns", value: "plc1.line3.localhost" },
+          { type: "ip", value: "127.0.0.9" },
+        ],
+        generateKeyPairSync("ec", { namedCurve: "P-256" }),
+      ),
+    );
+    expect(fin.json().status).toBe("valid");
+    expect(h.responder.requests).toBe(calls);
+    const other = await a.newOrder([{ type: "dns", value: "plc1.line4.localhost" }]);
+    expect(other.body.status).toBe("pending");
+  });
+});
+
+describe("revocation", () => {
+  it("by the owning account with a reason; twice is alreadyRevoked; bad reasons are refused", async () => {
+    const a = await eabAccount();
+    const { der, leaf } = await issue(a, [{ type: "dns", value: "rev1.localhost" }]);
+    const serial = leaf.serialNumber.toLowerCase();
+    const certificate = der.toString("base64url");
+    expectProblem(await a.post(c.dir.revokeCert!, { certificate, reason: 2 }), "badRevocationReason", 400);
+    expectProblem(await a.post(c.dir.revokeCert!, { certificate, reason: 7 }), "badRevocationReason", 400);
+    const r = await a.post(c.dir.revokeCert!, { certificate, reason: 1 });
+    expect(r.status).toBe(200);
+    expect(await h.ca.status(serial)).toMatchObject({ status: "revoked", reason: 1 });
+    const audit = await h.db.get<{ actor: string }>(
+      "SELECT actor FROM audit_log WHERE type = 'certificate.revoked' AND subject = ?",
+      [`certificate:${serial}`],
+    );
+    expect(audit?.actor).toBe(`acme:account/${a.url.split("/").pop()}`);
+    expectProblem(await a.post(c.dir.revokeCert!, { certificate }), "alreadyRevoked", 400);
+  });
+
+  it("by the certificate's own key (jwk), and not by any other key", async () => {
+    const a = await eabAccount();
+    const { der, keys, leaf } = await issue(a, [{ type: "dns", value: "rev2.localhost" }]);
+    const certificate = der.toString("base64url");
+    const stranger = newAccountKey();
+    expectProblem(await c.post(c.dir.revokeCert!, { certificate }, { key: stranger }), "unauthorized", 403);
+    const full = keys.publicKey.export({ format: "jwk" }) as Record<string, string>;
+    const certKey: AccountKey = {
+      priv: keys.privateKey,
+      jwk: { kty: "EC", crv: full.crv!, x: full.x!, y: full.y! },
+      alg: "ES256",
+    };
+    const r = await c.post(c.dir.revokeCert!, { certificate, reason: 1 }, { key: certKey });
+    expect(r.status).toBe(200);
+    expect(await h.ca.status(leaf.serialNumber.toLowerCase())).toMatchObject({ status: "revoked", reason: 1 });
+  });
+
+  it("a certificate this CA did not issue is refused", async () => {
+    const a = await eabAccount();
+    const dir = mkdtempSync(join(tmpdir(), "foreign-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(dir, "k.pem"),
+        "-out",
+        join(dir, "c.der"),
+        "-outform",
+        "DER",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=x.localhost",
+        "-addext",
+        "subjectAltName=DNS:x.localhost",
+      ],
+      { stdio: "pipe" },
+    );
+    const foreign = readFileSync(join(dir, "c.der"));
+    expectProblem(await a.post(c.dir.revokeCert!, { certificate: foreign.toString("base64url") }), "malformed", 404);
+  });
+});
+
+describe("ARI (RFC 9773)", () => {
+  it("renewalInfo gives a window inside the lifetime, immediate after revocation; replaces works once", async () => {
+    const a = await eabAccount();
+    const { leaf, der } = await issue(a, [{ type: "dns", value: "ari.localhost" }]);
+    const certId = formatCertId(akiOf(der), leaf.serialNumber);
+    const r = await c.request("GET", `${c.dir.renewalInfo}/${certId}`);
+    expect(r.status).toBe(200);
+    expect(Number(r.headers["retry-after"])).toBe(21600);
+    const w = r.json().suggestedWindow as { start: string; end: string };
+    const nb = new Date(leaf.validFrom).getTime();
+    const na = new Date(leaf.validTo).getTime();
+    expect(new Date(w.start).getTime()).toBeGreaterThan(nb + (na - nb) * 0.49);
+    expect(new Date(w.end).getTime()).toBeLessThan(na);
+    expect((await c.request("GET", `${c.dir.renewalInfo}/${certId}`)).json()).toEqual(r.json());
+    expect((await c.request("GET", `${c.dir.renewalInfo}/AAAA.AQ`)).status).toBe(404);
+
+    // replaces: only this account, only once
+    const b = await eabAccount();
+    expectProblem(
+      await b.post(c.dir.newOrder!, { identifiers: [{ type: "dns", value: "ari.localhost" }], replaces: certId }),
+      "unauthorized",
+      403,
+    );
+    const { order } = await issue(a, [{ type: "dns", value: "ari.localhost" }], { replaces: certId });
+    expect(((await a.post(order.url, "")).json() as { replaces: string }).replaces).toBe(certId);
+    expectProblem(
+      await a.post(c.dir.newOrder!, { identifiers: [{ type: "dns", value: "ari.localhost" }], replaces: certId }),
+      "alreadyReplaced",
+      409,
+    );
+
+    await a.post(c.dir.revokeCert!, { certificate: der.toString("base64url"), reason: 4 });
+    const after = (await c.request("GET", `${c.dir.renewalInfo}/${certId}`)).json().suggestedWindow as { end: string };
+    expect(new Date(after.end).getTime()).toBeLessThan(Date.now());
+  });
+});
+
+/** keyIdentifier of the AKI extension (2.5.29.35) of a DER certificate. */
+function akiOf(der: Buffer): Buffer {
+  const oid = Buffer.from("0603551d23", "hex");
+  const at = der.indexOf(oid);
+  // OID, OCTET STRING wrapper, SEQUENCE, [0] keyIdentifier
+  let i = at + oid.length;
+  if (der[i] === 0x01) i += 3; // critical BOOLEAN
+  i += 2; // OCTET STRING tag+len
+  i += 2; // SEQUENCE tag+len
+  if (der[i] !== 0x80) throw new Error("no keyIdentifier");
+  const len = der[i + 1]!;
+  return der.subarray(i + 2, i + 2 + len);
+}

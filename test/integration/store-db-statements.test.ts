@@ -1,0 +1,54 @@
+// appliance/store/db.ts internals the ACME hot path relies on: reused prepared statements never
+// leave a reader on an old snapshot, the cache survives more distinct statements than it holds, and
+// a lone write job that fails rolls back without a savepoint.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ApplianceError } from "../../appliance/errors.js";
+import { Db } from "../../appliance/store/db.js";
+
+const M = [{ id: "test-0001-kv", sql: "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL);" }];
+
+async function open(): Promise<Db> {
+  return Db.open(join(mkdtempSync(join(tmpdir(), "stmts-")), "t.db"), { migrations: M });
+}
+
+describe("Db statements", () => {
+  it("a reused read statement sees every commit (no snapshot held between calls)", async () => {
+    const db = await open();
+    await db.write((tx) => tx.run("INSERT INTO kv VALUES ('a', 0)"));
+    for (let i = 1; i <= 50; i++) {
+      await db.write((tx) => tx.run("UPDATE kv SET v = ? WHERE k = 'a'", [i]));
+      expect(await db.get<{ v: number }>("SELECT v FROM kv WHERE k = ?", ["a"])).toEqual({ v: i });
+      expect(await db.all<{ v: number }>("SELECT v FROM kv")).toEqual([{ v: i }]);
+    }
+    await db.close();
+  });
+
+  it("works with more distinct statements than the cache holds, and closes cleanly", async () => {
+    const db = await open();
+    await db.write(async (tx) => {
+      for (let i = 0; i < 700; i++) await tx.run(`INSERT INTO kv VALUES ('k${i}', ${i})`);
+    });
+    for (let i = 0; i < 700; i += 7)
+      expect(await db.get<{ v: number }>(`SELECT v FROM kv WHERE k = 'k${i}'`)).toEqual({ v: i });
+    await expect(db.get("SELECT nope FROM kv")).rejects.toThrow(/no such column/);
+    expect(await db.get<{ n: number }>("SELECT count(*) AS n FROM kv")).toEqual({ n: 700 });
+    await db.close();
+  });
+
+  it("a lone failing job leaves nothing behind; the next job commits", async () => {
+    const db = await open();
+    await expect(
+      db.write(async (tx) => {
+        await tx.run("INSERT INTO kv VALUES ('x', 1)");
+        throw new ApplianceError("conflict", "changed");
+      }),
+    ).rejects.toThrow(/changed/);
+    await expect(db.write((tx) => tx.run("INSERT INTO kv VALUES ('y', 1), ('y', 2)"))).rejects.toThrow(/UNIQUE/);
+    await db.write((tx) => tx.run("INSERT INTO kv VALUES ('z', 3)"));
+    expect(await db.all("SELECT k FROM kv ORDER BY k")).toEqual([{ k: "z" }]);
+    await db.close();
+  });
+});
