@@ -4,6 +4,8 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from "node:
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { caConfigSchema } from "../../appliance/ca/config.js";
+import { serveConfigSchema } from "../../appliance/config.js";
+import { validationConfigSchema } from "../../appliance/validation/config.js";
 import { CliError } from "../cli-error.js";
 import { caCertificateFiles } from "../ops/ca-summary.js";
 import { CREDENTIALS_SOURCE, configPath, pinFile, validateConfig } from "../ops/config-file.js";
@@ -88,7 +90,18 @@ export function checkConfigFile(path: string): { problems: string[]; warnings: s
     }
   }
 
-  // the CA's own section, validated by the CA's schema (appliance/ca/config.ts)
+  // the whole file as `plantroot serve` reads it (appliance/config.ts), each embedded section with its
+  // owner's schema; only a missing CA section is expected (the first ceremony adds it)
+  const whole = serveConfigSchema.safeParse(config.raw);
+  if (!whole.success)
+    for (const i of whole.error.issues) {
+      if (i.path.join(".") === "ca" && config.raw.ca === undefined) continue; // warned about below
+      const msg = `${i.path.join(".") || "(file)"}: ${i.message}`;
+      if (!problems.some((p) => p.startsWith(`${i.path.join(".")}:`))) problems.push(msg);
+    }
+  const validation = validationConfigSchema.safeParse(config.raw.validation);
+  if (!validation.success && config.raw.validation !== undefined)
+    problems.push(...validation.error.issues.map((i) => `validation.${i.path.join(".")}: ${i.message}`));
   if (config.raw.ca === undefined) warnings.push("ca: no CA configured yet (the first ceremony adds it)");
   else {
     const r = caConfigSchema.safeParse(config.raw.ca);

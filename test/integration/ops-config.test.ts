@@ -8,6 +8,9 @@ import { checkConfigFile } from "../../cli/commands/config.js";
 
 interface Cfg {
   dataDir?: string;
+  listen: { host: string; port: number; httpPort: number };
+  tlsNames: string[];
+  validation: { allowedNetworks: string[]; resolver: { hosts: Record<string, string[]> } };
   hsm: { library: string; token: string; pin: { file: string } | { env: string } };
   ca?: {
     pkiBaseUrl: string;
@@ -28,6 +31,9 @@ function setup(mutate: (c: Cfg) => void = () => {}, pinMode = 0o600) {
   writeFileSync(join(dir, "issuing.pem"), "x");
   const cfg: Cfg = {
     dataDir: join(dir, "data"),
+    listen: { host: "0.0.0.0", port: 443, httpPort: 80 },
+    tlsNames: ["plantroot.plant.example"],
+    validation: { allowedNetworks: ["10.20.0.0/16"], resolver: { hosts: { "plc1.plant.example": ["10.20.0.7"] } } },
     hsm: {
       library: "/usr/lib/softhsm/libsofthsm2.so",
       token: "plantroot",
@@ -64,6 +70,19 @@ afterAll(() => {
 describe("config check", () => {
   it("accepts a complete configuration", () => {
     expect(checkConfigFile(setup().path)).toEqual({ problems: [], warnings: [] });
+  });
+
+  it("checks the whole file with the server's own schema (sections by their owners)", () => {
+    const { problems } = checkConfigFile(
+      setup((c) => {
+        c.listen.port = 70000;
+        c.validation.allowedNetworks = [];
+        (c as unknown as Record<string, unknown>).typo = 1;
+      }).path,
+    );
+    expect(problems.some((p) => p.startsWith("listen.port: "))).toBe(true);
+    expect(problems.some((p) => p.startsWith("validation.allowedNetworks: "))).toBe(true);
+    expect(problems.some((p) => /^\(file\): Unrecognized key: "typo"/.test(p))).toBe(true);
   });
 
   it("names the field of every schema problem, including the CA section's", () => {
