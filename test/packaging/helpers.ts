@@ -154,3 +154,84 @@ export function repackWithMigration(deb: string, version: string, migration: { i
   must("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, out]);
   return out;
 }
+
+export const LOOPBACK = { acmePort: 8443, httpPort: 8080, http01Port: 5002 };
+
+/** Plant IT's edit of the packaged config for a test on loopback: the CA section, names, validation. */
+export function configureLoopback(c: Chroot, ca: unknown, domains: string[]): void {
+  const cfgPath = c.path("etc/plantroot/config.json");
+  const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
+  cfg.listen = {
+    host: "127.0.0.1",
+    port: LOOPBACK.acmePort,
+    httpPort: LOOPBACK.httpPort,
+    metrics: { host: "127.0.0.1", port: 9090 },
+  };
+  cfg.publicUrl = `https://127.0.0.1:${LOOPBACK.acmePort}`; // what the test's client uses
+  cfg.tlsNames = ["plantroot.plant.example", "127.0.0.1"];
+  cfg.validation = {
+    allowedNetworks: ["127.0.0.0/8"],
+    ports: { http01: LOOPBACK.http01Port, tlsAlpn01: 5001 },
+    resolver: { hosts: Object.fromEntries(domains.map((d) => [d, ["127.0.0.1"]])) },
+  };
+  cfg.ca = ca;
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+}
+
+/**
+ * Inside the chroot's offline namespace: creates an EAB credential with the installed CLI, runs
+ * `plantroot serve` as the plantroot user with the PIN where systemd's LoadCredential would put it,
+ * waits for the directory, has lego (the host's, same namespace) get a certificate for `domain`
+ * through http-01 with EAB, verifies it with openssl, stops the server. Prints DIRECTORY <json>,
+ * openssl's verdict, the SAN and SERVER EXIT <code>.
+ */
+export function serveAndEnroll(c: Chroot, domain: string): string {
+  const { acmePort, http01Port } = LOOPBACK;
+  const root = c.path("var/lib/plantroot/pki/root.pem");
+  return c.mustSh(
+    `
+    uid="$(inroot id -u plantroot)"; gid="$(inroot id -g plantroot)"
+    install -d -o "$uid" -g "$gid" -m 0500 "$dir/run/credentials/plantroot.service"
+    install -o "$uid" -g "$gid" -m 0400 "$dir/etc/plantroot/credentials/hsm-pin" "$dir/run/credentials/plantroot.service/hsm-pin"
+    eab="$(inroot setpriv --reuid=plantroot --regid=plantroot --init-groups -- env SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf \\
+      plantroot eab create --label chroot-test --config /etc/plantroot/config.json)"
+    kid="$(printf '%s\\n' "$eab" | sed -n 's/^kid: //p')"
+    hmac="$(printf '%s\\n' "$eab" | sed -n 's/^hmac key: //p')"
+    # exec all the way down, so $! is the server process itself
+    (exec chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf \\
+      setpriv --reuid=plantroot --regid=plantroot --init-groups -- plantroot serve --config /etc/plantroot/config.json) \\
+      >"$dir/tmp/serve.log" 2>&1 &
+    server=$!
+    for i in $(seq 1 120); do
+      kill -0 "$server" 2>/dev/null || { echo "plantroot serve exited:"; cat "$dir/tmp/serve.log"; exit 1; }
+      node -e 'fetch(process.argv[1]).then(r=>r.ok?process.exit(0):process.exit(1),()=>process.exit(1))' \\
+        "https://127.0.0.1:${acmePort}/acme/directory" 2>/dev/null && break
+      sleep 0.5
+    done
+    echo "DIRECTORY $(node -e 'fetch(process.argv[1]).then(r=>r.text()).then(t=>console.log(t))' "https://127.0.0.1:${acmePort}/acme/directory")"
+    LEGO_CA_CERTIFICATES="$ROOT_PEM" lego --server "https://127.0.0.1:${acmePort}/acme/directory" --accept-tos \\
+      --email it@plant.example --path "$dir/tmp/lego" --eab --kid "$kid" --hmac "$hmac" \\
+      --domains ${domain} --http --http.port "127.0.0.1:${http01Port}" run >"$dir/tmp/lego.log" 2>&1 ||
+      { cat "$dir/tmp/lego.log" "$dir/tmp/serve.log"; exit 1; }
+    awk '/BEGIN CERTIFICATE/{n++} {print > ("'"$dir"'/tmp/cert" n ".pem")}' "$dir/tmp/lego/certificates/${domain}.crt"
+    openssl verify -CAfile "$ROOT_PEM" -untrusted "$dir/tmp/cert2.pem" "$dir/tmp/cert1.pem"
+    openssl x509 -noout -ext subjectAltName -in "$dir/tmp/cert1.pem"
+    echo "SERIAL $(openssl x509 -noout -serial -in "$dir/tmp/cert1.pem" | cut -d= -f2 | tr 'A-F' 'a-f')"
+    kill -TERM "$server"
+    wait "$server" && rc=0 || rc=$?
+    echo "SERVER EXIT $rc"
+    `,
+    { ROOT_PEM: root, NODE_EXTRA_CA_CERTS: root },
+  );
+}
+
+/** Row count of every table of a database file (host sqlite3). */
+export function tableCounts(db: string): Record<string, number> {
+  const tables = must("sqlite3", [db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"])
+    .trim()
+    .split("\n")
+    .filter(Boolean);
+  return Object.fromEntries(
+    tables.map((t) => [t, Number(must("sqlite3", [db, `SELECT count(*) FROM "${t}"`]).trim())]),
+  );
+}

@@ -205,7 +205,7 @@ describe("appliance image", () => {
       expect(s!["serve-lego"], JSON.stringify(s, null, 1)).toMatch(/^rc=0/);
       expect(s!["serve-verify"]).toMatch(/cert1\.pem: OK$/);
       // initialised, certificates issued (the appliance's own HTTPS certificate and lego's), HSM reachable
-    expect(s!["serve-status"]).toBe("true 2 true");
+      expect(s!["serve-status"]).toBe("true 2 true");
       expect(s!["serve-stopped"]).toBe("inactive success");
     },
   );

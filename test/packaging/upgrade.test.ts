@@ -3,9 +3,23 @@
 // copied aside first), every certificate record, every HSM key and the edited configuration are
 // still there. Then N+2 whose migration fails: dpkg reports the error and the database is untouched.
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Artefacts, buildPackages, Chroot, repackWithMigration, requireRoot, stageDebs } from "./helpers.js";
+import {
+  type Artefacts,
+  buildPackages,
+  Chroot,
+  configureLoopback,
+  REPO,
+  repackWithMigration,
+  requireRoot,
+  serveAndEnroll,
+  stageDebs,
+  tableCounts,
+} from "./helpers.js";
+
+const HAS_SERVE = existsSync(join(REPO, "cli/commands/serve.ts"));
 
 let art: Artefacts;
 let c: Chroot;
@@ -25,7 +39,7 @@ const { Db } = await import(d + "/appliance/store/db.js");
 const { MIGRATIONS } = await import(d + "/appliance/store/migrations/index.js");
 const token = HsmToken.open({ label: "plantroot", pin: { file: "/etc/plantroot/credentials/hsm-pin" } });
 const boot = await bootstrapDemoPki({ dir: "/var/lib/plantroot/pki", token, pkiBaseUrl: "http://127.0.0.1:8080",
-  names: { permittedDns: ["plant.example"], excludedDns: [], permittedIp: [], excludedIp: [] } });
+  names: { permittedDns: ["plant.example"], excludedDns: [], permittedIp: ["127.0.0.0/8"], excludedIp: [] } });
 const db = await Db.open("/var/lib/plantroot/plantroot.db", { migrations: MIGRATIONS });
 const ca = await createCa({ config: boot.config, token, db });
 for (const f of readdirSync("/tmp/csr").sort()) {
@@ -59,7 +73,8 @@ afterAll(() => c?.destroy());
 const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 
 describe("upgrade N -> N+1 -> failed N+2", () => {
-  let serials: string[] = [];
+  const serials: string[] = [];
+  let issuedTotal = 0;
   let keysBefore = "";
 
   it("version N: installs, sets up the token and a CA, issues certificates", () => {
@@ -76,7 +91,7 @@ describe("upgrade N -> N+1 -> failed N+2", () => {
       inroot chown -R plantroot:plantroot /var/lib/plantroot
       inroot plantroot hsm keys --token plantroot --pin file:/etc/plantroot/credentials/hsm-pin
     `);
-    serials = [...out.matchAll(/^issued ([0-9a-f]+)$/gm)].map((m) => m[1]!);
+    serials.push(...[...out.matchAll(/^issued ([0-9a-f]+)$/gm)].map((m) => m[1]!.replace(/^0+/, "")));
     expect(serials).toHaveLength(5);
     keysBefore = out
       .split("\n")
@@ -85,19 +100,37 @@ describe("upgrade N -> N+1 -> failed N+2", () => {
       .join("\n");
     expect(keysBefore).toMatch(/private\tdemo-issuing/);
     expect(keysBefore).toMatch(/private\taudit-checkpoints/);
-    // plant IT's configuration: the CA section added to the conffile
-    const caConfig = JSON.parse(out.match(/^config (.*)$/m)![1]!);
-    const cfgPath = c.path("etc/plantroot/config.json");
-    const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
-    writeFileSync(cfgPath, JSON.stringify({ ...cfg, ca: caConfig }, null, 2));
+    // plant IT's configuration: the CA section and the plant's values added to the conffile
+    configureLoopback(c, JSON.parse(out.match(/^config (.*)$/m)![1]!), ["acme1.plant.example"]);
     const st = c.mustSh("inroot plantroot status --json || true");
     const status = JSON.parse(st);
     expect(status.ca.initialised).toBe(true);
     expect(status.ca.issued.total).toBe(5);
   });
 
+  it.skipIf(!HAS_SERVE)(
+    "version N serves ACME: lego enrolls (account, order, authorization, challenge, certificate)",
+    () => {
+      const out = serveAndEnroll(c, "acme1.plant.example");
+      expect(out).toMatch(/cert1\.pem: OK/);
+      expect(out).toContain("SERVER EXIT 0");
+      serials.push(out.match(/^SERIAL ([0-9a-f]+)$/m)![1]!.replace(/^0+/, ""));
+    },
+  );
+
   it("version N+1: migrates the database (copied aside first); records, keys and configuration survive", () => {
     const cfgBefore = sha(c.path("etc/plantroot/config.json"));
+    const countsBefore = tableCounts(c.path("var/lib/plantroot/plantroot.db"));
+    // the records the upgrade must keep: CA, audit chain and (once the ACME server ran) ACME state
+    for (const t of ["ca_certificates", "ca_crl_state", "audit_log"]) expect(countsBefore[t], t).toBeGreaterThan(0);
+    if (HAS_SERVE)
+      for (const t of ["acme_accounts", "acme_orders", "acme_authorizations", "acme_eab_credentials"])
+        expect(countsBefore[t], t).toBeGreaterThan(0);
+    issuedTotal = Number(
+      c.mustSh(
+        `sqlite3 "$dir/var/lib/plantroot/plantroot.db" "SELECT count(*) FROM ca_certificates WHERE status='issued'"`,
+      ),
+    );
     const out = c.mustSh(`
       inroot dpkg -i ${debs.n1}
       inroot dpkg-query -W -f '\${Version}\\n' plantroot
@@ -120,11 +153,18 @@ describe("upgrade N -> N+1 -> failed N+2", () => {
     const status = JSON.parse(out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1));
     expect(status.version).toBe(versions.n1);
     expect(status.database.migrations.pending).toEqual([]);
-    expect(status.ca.issued.total).toBe(5);
+    expect(status.ca.issued.total).toBe(issuedTotal);
     const rows = c.mustSh(
       `sqlite3 "$dir/var/lib/plantroot/plantroot.db" "SELECT serial FROM ca_certificates WHERE status='issued' AND der IS NOT NULL ORDER BY serial; SELECT id FROM schema_migrations WHERE id LIKE 'upgradetest%';"`,
     );
-    expect(rows.trim().split("\n")).toEqual([...[...serials].sort(), "upgradetest-0001-notes"]);
+    const issuedAfter = rows.trim().split("\n");
+    expect(issuedAfter.pop()).toBe("upgradetest-0001-notes");
+    for (const serial of serials) expect(issuedAfter.map((x) => x.replace(/^0+/, ""))).toContain(serial);
+    // every record of every table the old version had is still there
+    const countsAfter = tableCounts(c.path("var/lib/plantroot/plantroot.db"));
+    for (const [table, n] of Object.entries(countsBefore))
+      expect(countsAfter[table], table).toBe(table === "schema_migrations" ? n + 1 : n);
+    expect(countsAfter.upgradetest_probe).toBe(0);
     // the database stays owned by the service user
     expect(c.mustSh("inroot stat -c %U /var/lib/plantroot/plantroot.db").trim()).toBe("plantroot");
   });
@@ -149,6 +189,6 @@ describe("upgrade N -> N+1 -> failed N+2", () => {
     `);
     expect(back).toContain(`${versions.n1} install ok installed`);
     const status = JSON.parse(back.slice(back.indexOf("{"), back.lastIndexOf("}") + 1));
-    expect(status.ca.issued.total).toBe(5);
+    expect(status.ca.issued.total).toBe(issuedTotal);
   });
 });
