@@ -147,16 +147,16 @@ export class Db implements Queryable {
   private draining = false;
   private closed = false;
   private readonly r: PreparedStatements;
-  private readonly w: PreparedStatements;
+  private readonly w: Queryable & { finalizeAll?(): Promise<void> };
 
   private constructor(
     readonly path: string,
-    private readonly writer: sqlite3.Database,
+    private readonly writer: sqlite3.Database | undefined,
     private readonly reader: sqlite3.Database,
     private readonly maxBatch: number,
   ) {
     this.r = new PreparedStatements(reader);
-    this.w = new PreparedStatements(writer);
+    this.w = writer ? new PreparedStatements(writer) : readOnlyWriter;
   }
 
   static async open(path: string, opts: OpenOptions): Promise<Db> {
@@ -178,6 +178,35 @@ export class Db implements Queryable {
     return new Db(path, writer, reader, opts.maxBatch ?? 256);
   }
 
+  /**
+   * Opens an existing database for reading only (operational tools: status, backup, restore checks):
+   * no writer connection, no migrations applied. Refuses a database written by a newer Plantroot.
+   */
+  static async openReadOnly(path: string, opts: { migrations: readonly Migration[] }): Promise<Db> {
+    if (!existsSync(path)) throw new ApplianceError("notFound", `database ${path} does not exist`);
+    let reader: sqlite3.Database;
+    try {
+      reader = await openConn(path, sqlite3.OPEN_READONLY);
+    } catch (e) {
+      throw new ApplianceError("internal", `cannot open database ${path}: ${(e as Error).message}`);
+    }
+    reader.configure("busyTimeout", 10_000);
+    try {
+      await exec(reader, "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
+      const r = wrap(reader);
+      const hasTable = await r.get("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'");
+      const applied = hasTable
+        ? (await r.all<{ id: string }>("SELECT id FROM schema_migrations")).map((x) => x.id)
+        : [];
+      refuseNewer(path, applied, opts.migrations);
+    } catch (e) {
+      await new Promise<void>((resolve) => reader.close(() => resolve()));
+      if (e instanceof ApplianceError) throw e;
+      throw new ApplianceError("internal", `cannot read database ${path}: ${(e as Error).message}`);
+    }
+    return new Db(path, undefined, reader, 1);
+  }
+
   /** Reads see committed state only (a separate connection from the writer). */
   run(_sql: string, _params?: SqlParams): Promise<RunResult> {
     return Promise.reject(new ApplianceError("internal", "writes must go through Db.write()"));
@@ -197,6 +226,7 @@ export class Db implements Queryable {
    */
   write<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ApplianceError("unavailable", "database is closed"));
+    if (!this.writer) return Promise.reject(new ApplianceError("internal", "database was opened read-only"));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (!this.draining) void this.drain();
@@ -306,10 +336,27 @@ export class Db implements Queryable {
     if (this.closed) return;
     this.closed = true;
     while (this.draining || this.queue.length) await new Promise((r) => setTimeout(r, 5));
-    await Promise.all([this.r.finalizeAll(), this.w.finalizeAll()]);
+    await Promise.all([this.r.finalizeAll(), this.w.finalizeAll?.()]);
     await new Promise<void>((resolve) => this.reader.close(() => resolve()));
-    await new Promise<void>((resolve, reject) => this.writer.close((e) => (e ? reject(e) : resolve())));
+    const writer = this.writer;
+    if (writer) await new Promise<void>((resolve, reject) => writer.close((e) => (e ? reject(e) : resolve())));
   }
+}
+
+const readOnlyWriter: Queryable = {
+  run: () => Promise.reject(new ApplianceError("internal", "database was opened read-only")),
+  get: () => Promise.reject(new ApplianceError("internal", "database was opened read-only")),
+  all: () => Promise.reject(new ApplianceError("internal", "database was opened read-only")),
+};
+
+function refuseNewer(path: string, applied: Iterable<string>, migrations: readonly Migration[]): void {
+  const known = new Set(migrations.map((m) => m.id));
+  const unknown = [...applied].filter((id) => !known.has(id));
+  if (unknown.length)
+    throw new ApplianceError(
+      "internal",
+      `database ${path} has schema migrations this Plantroot does not know (${unknown.join(", ")}): it was written by a newer version; refusing to run`,
+    );
 }
 
 interface BackupHandle {
@@ -329,31 +376,30 @@ async function migrate(writer: sqlite3.Database, path: string, opts: OpenOptions
   const w = wrap(writer);
   await w.run("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
   const applied = new Set((await w.all<{ id: string }>("SELECT id FROM schema_migrations")).map((r) => r.id));
-  const known = new Set(opts.migrations.map((m) => m.id));
-  const unknown = [...applied].filter((id) => !known.has(id));
-  if (unknown.length)
-    throw new ApplianceError(
-      "internal",
-      `database ${path} has schema migrations this Plantroot does not know (${unknown.join(", ")}): it was written by a newer version; refusing to run`,
-    );
+  refuseNewer(path, applied, opts.migrations);
   const pending = opts.migrations.filter((m) => !applied.has(m.id));
   if (!pending.length) return;
   if (applied.size > 0 && opts.backupBeforeMigrate !== false && existsSync(path)) {
     await exec(writer, "PRAGMA wal_checkpoint(TRUNCATE)");
     copyFileSync(path, `${path}.pre-${pending[0]!.id}.bak`);
   }
-  for (const m of pending) {
-    try {
-      await exec(writer, "BEGIN IMMEDIATE");
+  // every pending migration in one transaction: an upgrade applies all of them or none, so a failure
+  // leaves the database exactly as the previous version wrote it (and that version can still run)
+  let current = pending[0]!.id;
+  try {
+    await exec(writer, "BEGIN IMMEDIATE");
+    const now = new Date().toISOString();
+    for (const m of pending) {
+      current = m.id;
       await exec(writer, m.sql);
-      await w.run("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", [m.id, new Date().toISOString()]);
-      await exec(writer, "COMMIT");
-    } catch (e) {
-      await exec(writer, "ROLLBACK").catch(() => undefined);
-      throw new ApplianceError(
-        "internal",
-        `migration ${m.id} failed, database left unchanged: ${(e as Error).message}`,
-      );
+      await w.run("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", [m.id, now]);
     }
+    await exec(writer, "COMMIT");
+  } catch (e) {
+    await exec(writer, "ROLLBACK").catch(() => undefined);
+    throw new ApplianceError(
+      "internal",
+      `migration ${current} failed, database left unchanged: ${(e as Error).message}`,
+    );
   }
 }
