@@ -313,6 +313,8 @@ export class Db implements Queryable {
 
   /** Runs one or more parameterless statements on the writer in one thread-pool round trip. */
   private exec(sql: string): Promise<void> {
+    // only reached from drain(), which write() never starts on a read-only Db
+    if (!this.writer) return Promise.reject(new ApplianceError("internal", "database was opened read-only"));
     return exec(this.writer, sql);
   }
 
