@@ -3,11 +3,33 @@
 
 type Labels = Record<string, string>;
 
-function labelKey(l: Labels): string {
+function renderLabels(l: Labels): string {
   const keys = Object.keys(l).sort();
   return keys
     .map((k) => `${k}="${String(l[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
     .join(",");
+}
+
+/**
+ * Rendered label sets by their raw members (label sets are few: route × status, problem type…), so
+ * a hot-path inc()/observe() costs one string join and a map lookup instead of sort and escaping.
+ */
+const rendered = new Map<string, string>();
+const MAX_RENDERED = 10_000;
+
+function labelKey(l: Labels): string {
+  let raw = "";
+  for (const k in l) {
+    const v = String(l[k]);
+    raw += `${k.length}:${k}${v.length}:${v}`; // length-prefixed: unambiguous whatever the values hold
+  }
+  let k = rendered.get(raw);
+  if (k === undefined) {
+    k = renderLabels(l);
+    if (rendered.size >= MAX_RENDERED) rendered.clear();
+    rendered.set(raw, k);
+  }
+  return k;
 }
 
 interface Metric {

@@ -30,6 +30,17 @@ const commands: Record<string, Command> = {
     summary: "list tokens and keys, generate a key, show key attributes",
     load: () => import("./commands/hsm.js"),
   },
+  status: {
+    summary: "CA certificates and expiry, HSM, database, last CRL",
+    load: () => import("./commands/status.js"),
+  },
+  backup: {
+    summary: "consistent online backup of the database and configuration",
+    load: () => import("./commands/backup.js"),
+  },
+  restore: { summary: "restore a backup (appliance stopped)", load: () => import("./commands/restore.js") },
+  migrate: { summary: "apply pending database schema migrations", load: () => import("./commands/migrate.js") },
+  config: { summary: "config check: validate the configuration file", load: () => import("./commands/config.js") },
 };
 
 function usage(): string {

@@ -1,14 +1,26 @@
 // Where a token PIN comes from: a file (systemd credential, removable media), an environment
 // variable, or a value already in memory (rebuilt from officers' shares). Never logged.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { HsmError } from "./errors.js";
 
-export type PinSource = { file: string } | { env: string } | { value: string };
+export type PinSource = { file: string } | { env: string } | { value: string } | { credential: string };
 
 export function readPin(source: PinSource): string {
   let pin: string | undefined;
   if ("value" in source) pin = source.value;
-  else if ("env" in source) {
+  else if ("credential" in source) {
+    // a systemd credential (LoadCredential=NAME:PATH): readable only by the service, under $CREDENTIALS_DIRECTORY
+    const dir = process.env.CREDENTIALS_DIRECTORY;
+    if (!dir || !/^[A-Za-z0-9_.-]+$/.test(source.credential) || source.credential.startsWith("."))
+      throw new HsmError(
+        "bad-pin-source",
+        dir
+          ? `bad credential name ${source.credential}`
+          : `credential ${source.credential}: CREDENTIALS_DIRECTORY is not set (not running under systemd with LoadCredential)`,
+      );
+    return readPin({ file: join(dir, source.credential) });
+  } else if ("env" in source) {
     pin = process.env[source.env];
     if (pin === undefined) throw new HsmError("bad-pin-source", `PIN environment variable ${source.env} is not set`);
   } else {
@@ -26,9 +38,10 @@ export function readPin(source: PinSource): string {
   return pin;
 }
 
-/** Parses `file:/path`, `env:NAME` or a literal PIN (only for tests and demo). */
+/** Parses `file:/path`, `env:NAME`, `credential:NAME` (systemd) or a literal PIN (only for tests and demo). */
 export function parsePinSource(spec: string): PinSource {
   if (spec.startsWith("file:")) return { file: spec.slice(5) };
+  if (spec.startsWith("credential:")) return { credential: spec.slice(11) };
   if (spec.startsWith("env:")) return { env: spec.slice(4) };
   return { value: spec };
 }

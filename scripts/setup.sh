@@ -11,9 +11,10 @@ export ELECTRON_SKIP_BINARY_DOWNLOAD="${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}"
 # what `npm start` needs: the PKCS#11 token software and tools
 runtime_pkgs=(softhsm2 opensc openssl ca-certificates python3 make g++)
 # what `npm test` needs on top: real ACME clients, Pebble, a DNS server for dns-01, Chromium for the
-# console, sqlite3/packaging tools for the appliance tests
+# console, sqlite3/packaging tools for the appliance tests (.deb, chroot, nftables, UEFI disk image and
+# its boot test under qemu)
 test_pkgs=(chromium fonts-dejavu-core certbot lego pebble bind9 bind9-utils sqlite3 iproute2 procps
-  dpkg-dev lintian debootstrap nftables systemd)
+  dpkg-dev lintian debootstrap nftables systemd man-db fdisk dosfstools mtools grub-efi-amd64-bin qemu-system-x86 ovmf)
 
 pkgs=("${runtime_pkgs[@]}")
 if [ "$profile" = "test" ]; then pkgs+=("${test_pkgs[@]}"); fi

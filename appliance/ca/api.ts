@@ -1,5 +1,6 @@
 // The narrow contract between the ACME front end and the CA: what the web side may ask for.
 // The CA re-checks everything itself; nothing here lets a caller sign arbitrary bytes.
+import type { Queryable } from "../store/db.js";
 
 /** An ACME / X.509 subject identifier (RFC 8555 dns, RFC 8738 ip). Values are canonical. */
 export interface Identifier {
@@ -36,6 +37,13 @@ export interface IssueRequest {
   notAfter?: Date;
   /** who asked (recorded with the certificate and in the audit chain) */
   requester: { accountId?: string; orderId?: string; replaces?: string };
+  /**
+   * Optional store write of the caller's own (the ACME order becoming valid) that commits in the
+   * same transaction that records the certificate as issued: both land together or neither does.
+   * Runs once per recording attempt with the new serial; it must only use `tx` and should not
+   * throw for expected outcomes (a throw fails the recording, and the certificate is abandoned).
+   */
+  recordWith?: (tx: Queryable, serial: string) => Promise<void>;
 }
 
 export interface IssuedCertificate {

@@ -62,6 +62,8 @@ interface Completion {
   der: Buffer;
   issuedAt: number;
   event: Parameters<AuditLog["appendTx"]>[1][number];
+  /** the requester's own write in the same transaction (IssueRequest.recordWith) */
+  recordWith?: IssueRequest["recordWith"];
 }
 
 export class Ca implements CertificateAuthority {
@@ -126,6 +128,7 @@ export class Ca implements CertificateAuthority {
           tx,
           items.map((i) => i.event),
         );
+        for (const i of items) if (i.recordWith) await i.recordWith(tx, i.serial);
       }),
     );
     const signer = { sign: (data: Uint8Array, alg: Parameters<HsmKey["sign"]>[1]) => d.issuingKey.sign(data, alg) };
@@ -351,6 +354,7 @@ export class Ca implements CertificateAuthority {
       serial,
       der,
       issuedAt: this.now().getTime(),
+      ...(req.recordWith ? { recordWith: req.recordWith } : {}),
       event: {
         type: "certificate.issued",
         actor: requester.accountId ? `acme:account/${requester.accountId}` : "ca",

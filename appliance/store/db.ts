@@ -147,16 +147,16 @@ export class Db implements Queryable {
   private draining = false;
   private closed = false;
   private readonly r: PreparedStatements;
-  private readonly w: PreparedStatements;
+  private readonly w: Queryable & { finalizeAll?(): Promise<void> };
 
   private constructor(
     readonly path: string,
-    private readonly writer: sqlite3.Database,
+    private readonly writer: sqlite3.Database | undefined,
     private readonly reader: sqlite3.Database,
     private readonly maxBatch: number,
   ) {
     this.r = new PreparedStatements(reader);
-    this.w = new PreparedStatements(writer);
+    this.w = writer ? new PreparedStatements(writer) : readOnlyWriter;
   }
 
   static async open(path: string, opts: OpenOptions): Promise<Db> {
@@ -169,13 +169,42 @@ export class Db implements Queryable {
     writer.configure("busyTimeout", 10_000);
     await exec(
       writer,
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY;",
     );
     await migrate(writer, path, opts);
     const reader = await openConn(path, sqlite3.OPEN_READONLY);
     reader.configure("busyTimeout", 10_000);
     await exec(reader, "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
     return new Db(path, writer, reader, opts.maxBatch ?? 256);
+  }
+
+  /**
+   * Opens an existing database for reading only (operational tools: status, backup, restore checks):
+   * no writer connection, no migrations applied. Refuses a database written by a newer Plantroot.
+   */
+  static async openReadOnly(path: string, opts: { migrations: readonly Migration[] }): Promise<Db> {
+    if (!existsSync(path)) throw new ApplianceError("notFound", `database ${path} does not exist`);
+    let reader: sqlite3.Database;
+    try {
+      reader = await openConn(path, sqlite3.OPEN_READONLY);
+    } catch (e) {
+      throw new ApplianceError("internal", `cannot open database ${path}: ${(e as Error).message}`);
+    }
+    reader.configure("busyTimeout", 10_000);
+    try {
+      await exec(reader, "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
+      const r = wrap(reader);
+      const hasTable = await r.get("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'");
+      const applied = hasTable
+        ? (await r.all<{ id: string }>("SELECT id FROM schema_migrations")).map((x) => x.id)
+        : [];
+      refuseNewer(path, applied, opts.migrations);
+    } catch (e) {
+      await new Promise<void>((resolve) => reader.close(() => resolve()));
+      if (e instanceof ApplianceError) throw e;
+      throw new ApplianceError("internal", `cannot read database ${path}: ${(e as Error).message}`);
+    }
+    return new Db(path, undefined, reader, 1);
   }
 
   /** Reads see committed state only (a separate connection from the writer). */
@@ -197,6 +226,7 @@ export class Db implements Queryable {
    */
   write<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ApplianceError("unavailable", "database is closed"));
+    if (!this.writer) return Promise.reject(new ApplianceError("internal", "database was opened read-only"));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (!this.draining) void this.drain();
@@ -209,13 +239,13 @@ export class Db implements Queryable {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
         const results: Array<{ ok: boolean; value: unknown }> = [];
-        try {
-          await this.w.run("BEGIN IMMEDIATE");
-        } catch (e) {
-          for (const j of batch) j.reject(storeError(e));
-          continue;
-        }
         if (batch.length === 1) {
+          try {
+            await this.w.run("BEGIN IMMEDIATE");
+          } catch (e) {
+            batch[0]!.reject(storeError(e));
+            continue;
+          }
           // a lone job needs no savepoint: if it fails, the whole transaction is its own to roll back
           const job = batch[0]!;
           let value: unknown;
@@ -236,40 +266,51 @@ export class Db implements Queryable {
           job.resolve(value);
           continue;
         }
+        // Each job runs inside its own SAVEPOINT so a failing job rolls back alone. The statements
+        // between two jobs (release or roll back the previous savepoint, open the next one, or
+        // commit after the last) go to SQLite as one exec: one thread-pool round trip per job
+        // boundary instead of two or three. If a boundary fails, nothing of the batch commits.
+        let boundaryFailed: unknown;
         let lost: { at: number; error: unknown } | undefined;
-        for (let i = 0; i < batch.length; i++) {
+        try {
+          await this.exec("BEGIN IMMEDIATE; SAVEPOINT job");
+        } catch (e) {
+          boundaryFailed = e;
+        }
+        for (let i = 0; i < batch.length && boundaryFailed === undefined && !lost; i++) {
           const job = batch[i]!;
+          let ok = true;
+          let value: unknown;
           try {
-            await this.w.run("SAVEPOINT job");
-            const value = await job.fn(this.w);
-            await this.w.run("RELEASE job");
-            results.push({ ok: true, value });
+            value = await job.fn(this.w);
           } catch (e) {
-            try {
-              await this.w.run("ROLLBACK TO job");
-              await this.w.run("RELEASE job");
-            } catch {
-              // SQLite rolled the whole transaction back by itself (SQLITE_FULL, IOERR, NOMEM, BUSY
-              // can): the savepoint is gone, and so is every earlier job's work in this batch
-              lost = { at: i, error: e };
-              break;
-            }
-            results.push({ ok: false, value: jobError(e) });
+            ok = false;
+            value = e;
+          }
+          results.push({ ok, value: ok ? value : jobError(value) });
+          const last = i === batch.length - 1;
+          const close = ok ? "RELEASE job" : "ROLLBACK TO job; RELEASE job";
+          try {
+            await this.exec(last ? `${close}; COMMIT` : `${close}; SAVEPOINT job`);
+          } catch (e) {
+            // after a failed job, a missing savepoint means SQLite rolled the whole transaction back
+            // by itself (SQLITE_FULL, IOERR, NOMEM, BUSY can): blame that job, not its neighbours
+            if (ok) boundaryFailed = e;
+            else lost = { at: i, error: value };
           }
         }
         if (lost) {
-          // only the job that hit the error fails; the others ran into nothing durable and run again
-          // in the next batch (a job body only touches `tx`, so running it again is running it later)
+          await this.w.run("ROLLBACK").catch(() => undefined);
+          // only the job that hit the error fails; the others committed nothing and run again in the
+          // next batch (a job body only touches `tx`, so running it again is running it later)
           const { at, error } = lost;
           batch[at]!.reject(storeError(error));
           this.queue.unshift(...batch.slice(0, at), ...batch.slice(at + 1));
           continue;
         }
-        try {
-          await this.w.run("COMMIT");
-        } catch (e) {
+        if (boundaryFailed !== undefined) {
           await this.w.run("ROLLBACK").catch(() => undefined);
-          for (const j of batch) j.reject(storeError(e));
+          for (const j of batch) j.reject(storeError(boundaryFailed));
           continue;
         }
         batch.forEach((j, i) => {
@@ -281,6 +322,13 @@ export class Db implements Queryable {
     } finally {
       this.draining = false;
     }
+  }
+
+  /** Runs one or more parameterless statements on the writer in one thread-pool round trip. */
+  private exec(sql: string): Promise<void> {
+    // only reached from drain(), which write() never starts on a read-only Db
+    if (!this.writer) return Promise.reject(new ApplianceError("internal", "database was opened read-only"));
+    return exec(this.writer, sql);
   }
 
   /** Consistent online copy through SQLite's backup API (not a file copy of a live database). */
@@ -303,10 +351,27 @@ export class Db implements Queryable {
     if (this.closed) return;
     this.closed = true;
     while (this.draining || this.queue.length) await new Promise((r) => setTimeout(r, 5));
-    await Promise.all([this.r.finalizeAll(), this.w.finalizeAll()]);
+    await Promise.all([this.r.finalizeAll(), this.w.finalizeAll?.()]);
     await new Promise<void>((resolve) => this.reader.close(() => resolve()));
-    await new Promise<void>((resolve, reject) => this.writer.close((e) => (e ? reject(e) : resolve())));
+    const writer = this.writer;
+    if (writer) await new Promise<void>((resolve, reject) => writer.close((e) => (e ? reject(e) : resolve())));
   }
+}
+
+const readOnlyWriter: Queryable = {
+  run: () => Promise.reject(new ApplianceError("internal", "database was opened read-only")),
+  get: () => Promise.reject(new ApplianceError("internal", "database was opened read-only")),
+  all: () => Promise.reject(new ApplianceError("internal", "database was opened read-only")),
+};
+
+function refuseNewer(path: string, applied: Iterable<string>, migrations: readonly Migration[]): void {
+  const known = new Set(migrations.map((m) => m.id));
+  const unknown = [...applied].filter((id) => !known.has(id));
+  if (unknown.length)
+    throw new ApplianceError(
+      "internal",
+      `database ${path} has schema migrations this Plantroot does not know (${unknown.join(", ")}): it was written by a newer version; refusing to run`,
+    );
 }
 
 interface BackupHandle {
@@ -342,31 +407,30 @@ async function migrate(writer: sqlite3.Database, path: string, opts: OpenOptions
   const w = wrap(writer);
   await w.run("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
   const applied = new Set((await w.all<{ id: string }>("SELECT id FROM schema_migrations")).map((r) => r.id));
-  const known = new Set(opts.migrations.map((m) => m.id));
-  const unknown = [...applied].filter((id) => !known.has(id));
-  if (unknown.length)
-    throw new ApplianceError(
-      "internal",
-      `database ${path} has schema migrations this Plantroot does not know (${unknown.join(", ")}): it was written by a newer version; refusing to run`,
-    );
+  refuseNewer(path, applied, opts.migrations);
   const pending = opts.migrations.filter((m) => !applied.has(m.id));
   if (!pending.length) return;
   if (applied.size > 0 && opts.backupBeforeMigrate !== false && existsSync(path)) {
     await exec(writer, "PRAGMA wal_checkpoint(TRUNCATE)");
     copyFileSync(path, `${path}.pre-${pending[0]!.id}.bak`);
   }
-  for (const m of pending) {
-    try {
-      await exec(writer, "BEGIN IMMEDIATE");
+  // every pending migration in one transaction: an upgrade applies all of them or none, so a failure
+  // leaves the database exactly as the previous version wrote it (and that version can still run)
+  let current = pending[0]!.id;
+  try {
+    await exec(writer, "BEGIN IMMEDIATE");
+    const now = new Date().toISOString();
+    for (const m of pending) {
+      current = m.id;
       await exec(writer, m.sql);
-      await w.run("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", [m.id, new Date().toISOString()]);
-      await exec(writer, "COMMIT");
-    } catch (e) {
-      await exec(writer, "ROLLBACK").catch(() => undefined);
-      throw new ApplianceError(
-        "internal",
-        `migration ${m.id} failed, database left unchanged: ${(e as Error).message}`,
-      );
+      await w.run("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", [m.id, now]);
     }
+    await exec(writer, "COMMIT");
+  } catch (e) {
+    await exec(writer, "ROLLBACK").catch(() => undefined);
+    throw new ApplianceError(
+      "internal",
+      `migration ${current} failed, database left unchanged: ${(e as Error).message}`,
+    );
   }
 }

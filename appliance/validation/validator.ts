@@ -4,7 +4,7 @@ import { networkInterfaces } from "node:os";
 import type { ValidationRecord, ValidationRequest, ValidationResult, Validator } from "./api.js";
 import type { ChallengeContext, Outcome } from "./challenge-context.js";
 import { type ValidationConfig, parseValidationConfig } from "./config.js";
-import { type DialTarget, createDialer } from "./dialer.js";
+import { type DialTarget, type Dialer, createDialer } from "./dialer.js";
 import { checkDns01 } from "./dns01.js";
 import { checkHttp01 } from "./http01.js";
 import { BASE64URL, type Target, parseIdentifier } from "./names.js";
@@ -16,7 +16,10 @@ import { checkTlsAlpn01 } from "./tlsalpn01.js";
 export interface ValidatorOptions {
   /** observer called right before every socket connect; throwing aborts that connect (tests, metrics) */
   beforeConnect?: (t: DialTarget) => void;
-  /** addresses of this host's interfaces; default: read from os.networkInterfaces() per validation */
+  /**
+   * addresses of this host's interfaces; default: os.networkInterfaces(), re-read when the last read
+   * is older than HOST_ADDRESSES_TTL_MS (a syscall per validation shows in CPU profiles)
+   */
   hostAddresses?: () => string[];
 }
 
@@ -32,6 +35,9 @@ export interface ValidationAuthority extends Validator {
   stats(): ValidatorStats;
 }
 
+/** How long the default reader reuses this host's interface addresses (DHCP, a new VLAN: seen within this). */
+export const HOST_ADDRESSES_TTL_MS = 1000;
+
 /** Non-loopback addresses of this host (link-local ones are refused by the guard anyway). */
 function interfaceAddresses(): string[] {
   const out: string[] = [];
@@ -39,6 +45,20 @@ function interfaceAddresses(): string[] {
     for (const a of list ?? []) if (!a.internal) out.push(a.address.split("%")[0]!);
   }
   return out;
+}
+
+/** interfaceAddresses(), re-read at most every `ttlMs` (monotonic clock). */
+function cachedInterfaceAddresses(ttlMs: number): () => string[] {
+  let at = Number.NEGATIVE_INFINITY;
+  let value: string[] = [];
+  return () => {
+    const now = performance.now();
+    if (now - at >= ttlMs) {
+      value = interfaceAddresses();
+      at = now;
+    }
+    return value;
+  };
 }
 
 /** Checks the caller's request (the ACME layer builds it, but nothing goes on the wire unchecked). */
@@ -86,26 +106,32 @@ export function createValidator(input: unknown, opts: ValidatorOptions = {}): Va
     tries: config.timeouts.dnsTries,
   });
   const sem = new Semaphore(config.concurrency, config.maxQueued);
-  const readHostAddresses = opts.hostAddresses ?? interfaceAddresses;
-  let cachedGuard: { key: string; guard: NetworkGuard } | undefined;
+  const readHostAddresses = opts.hostAddresses ?? cachedInterfaceAddresses(HOST_ADDRESSES_TTL_MS);
+  let cachedGuard: { key: string; guard: NetworkGuard; dialer: Dialer } | undefined;
   const counters = { succeeded: 0, failed: 0 };
 
-  /** The guard for this moment: rebuilt only when this host's addresses changed (DHCP, new VLAN). */
-  function currentGuard(): NetworkGuard {
+  /**
+   * The guard for this moment and the dialer bound to it: rebuilt only when this host's addresses
+   * changed (DHCP, new VLAN).
+   */
+  function currentGuard(): { guard: NetworkGuard; dialer: Dialer } {
     const host = config.refuseHostAddresses ? readHostAddresses() : [];
     const key = host.join(",");
     if (cachedGuard?.key !== key) {
-      cachedGuard = {
-        key,
-        guard: createNetworkGuard({
-          allowedNetworks: config.allowedNetworks,
-          ownAddresses: config.ownAddresses,
-          ownListeners: config.ownListeners,
-          hostAddresses: host,
-        }),
-      };
+      const guard = createNetworkGuard({
+        allowedNetworks: config.allowedNetworks,
+        ownAddresses: config.ownAddresses,
+        ownListeners: config.ownListeners,
+        hostAddresses: host,
+      });
+      const dialer = createDialer({
+        guard,
+        connectTimeoutMs: config.timeouts.connectMs,
+        ...(opts.beforeConnect ? { beforeConnect: opts.beforeConnect } : {}),
+      });
+      cachedGuard = { key, guard, dialer };
     }
-    return cachedGuard.guard;
+    return cachedGuard;
   }
 
   async function attempt(
@@ -113,16 +139,12 @@ export function createValidator(input: unknown, opts: ValidatorOptions = {}): Va
     target: Target,
     signal: AbortSignal,
   ): Promise<[Outcome, ValidationRecord[]]> {
-    const guard = currentGuard();
+    const { guard, dialer } = currentGuard();
     const ctx: ChallengeContext = {
       config,
       guard,
       resolver,
-      dialer: createDialer({
-        guard,
-        connectTimeoutMs: config.timeouts.connectMs,
-        ...(opts.beforeConnect ? { beforeConnect: opts.beforeConnect } : {}),
-      }),
+      dialer,
       signal,
       records: [],
     };

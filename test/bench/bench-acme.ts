@@ -329,7 +329,22 @@ async function runOne(
       stallMs: STALL_MS,
       pollMs: POLL_MS,
     });
-    await driver.run(accounts, opts(0, WARMUP));
+    const warm = await driver.run(accounts, opts(0, WARMUP));
+    if (warm.stalled) {
+      // a server that deadlocked during warm-up is not measured (it would time out the timed phase too)
+      return {
+        server: server.name,
+        concurrency,
+        round,
+        result: { ...warm, completed: 0, failed: ORDERS, stalled: true, latencies: [] },
+        certsPerSec: Number.NaN,
+        p50: Number.NaN,
+        p99: Number.NaN,
+        cpuMsPerCert: Number.NaN,
+        peakRssMb: peakRssMb(server.pid),
+        driverCpuMsPerCert: Number.NaN,
+      };
+    }
     const cpu0 = cpuTicks(server.pid);
     const threads0 = process.env.BENCH_THREADS ? threadTicks(server.pid) : undefined;
     const drv0 = process.cpuUsage();
@@ -368,19 +383,25 @@ function median(xs: number[]): number {
 }
 
 function summary(rows: Row[]): void {
-  console.log("\nsummary (medians over rounds; ratio = appliance / pebble)");
-  console.log("conc  server     certs/s   p50 ms   p99 ms  failed  CPU ms/cert  peak RSS MB");
+  console.log("\nsummary (medians over finished rounds, stalled runs left out; ratio = appliance / pebble)");
+  console.log("conc  server     certs/s   p50 ms   p99 ms  failed  CPU ms/cert  peak RSS MB  runs  CPU min–max");
   for (const c of CONCURRENCY) {
-    const by = (s: string) => rows.filter((r) => r.server === s && r.concurrency === c);
+    // a run that stalled (Pebble's deadlock) has no meaningful figures: counted, not averaged
+    const by = (s: string) => rows.filter((r) => r.server === s && r.concurrency === c && !r.result.stalled);
     const agg = (s: string) => {
       const rs = by(s);
       return {
         cps: median(rs.map((r) => r.certsPerSec)),
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
-        failed: rs.reduce((a, r) => a + r.result.failed, 0),
+        // failures count from every recorded run, stalled ones included
+        failed: rows.filter((r) => r.server === s && r.concurrency === c).reduce((a, r) => a + r.result.failed, 0),
         cpu: median(rs.map((r) => r.cpuMsPerCert)),
         rss: Math.max(...rs.map((r) => r.peakRssMb)),
+        runs: rs.length,
+        cpuRange: rs.length
+          ? `${fmt(Math.min(...rs.map((r) => r.cpuMsPerCert)), 2)}–${fmt(Math.max(...rs.map((r) => r.cpuMsPerCert)), 2)}`
+          : "n/a",
       };
     };
     const p = agg("pebble");
@@ -390,7 +411,7 @@ function summary(rows: Row[]): void {
       ["appliance", a],
     ] as const)
       console.log(
-        `${String(c).padEnd(5)} ${name.padEnd(9)} ${fmt(v.cps).padStart(8)} ${fmt(v.p50, 0).padStart(8)} ${fmt(v.p99, 0).padStart(8)} ${String(v.failed).padStart(7)} ${fmt(v.cpu, 2).padStart(12)} ${fmt(v.rss, 0).padStart(12)}`,
+        `${String(c).padEnd(5)} ${name.padEnd(9)} ${fmt(v.cps).padStart(8)} ${fmt(v.p50, 0).padStart(8)} ${fmt(v.p99, 0).padStart(8)} ${String(v.failed).padStart(7)} ${fmt(v.cpu, 2).padStart(12)} ${fmt(v.rss, 0).padStart(12)} ${String(v.runs).padStart(5)}  ${v.cpuRange}`,
       );
     console.log(
       `      ratio     ${fmt(a.cps / p.cps, 2).padStart(8)} ${fmt(a.p50 / p.p50, 2).padStart(8)} ${fmt(a.p99 / p.p99, 2).padStart(8)} ${"".padStart(7)} ${fmt(a.cpu / p.cpu, 2).padStart(12)}`,

@@ -389,6 +389,39 @@ describe("failures after the intent", () => {
     expect(await f.ca.getCertificate(row!.serial)).toBeUndefined();
   });
 
+  it("recordWith commits in the transaction that records the certificate; if it throws, nothing is issued", async () => {
+    // the caller's write sees the certificate's issued row in the same transaction
+    const ids = [dns("recordwith.plant.example")];
+    let seen: { serial: string; status: string } | undefined;
+    const cert = await f.ca.issue({
+      csr: csrFor(ids),
+      identifiers: ids,
+      requester,
+      recordWith: async (tx, serial) => {
+        seen = await tx.get<{ serial: string; status: string }>(
+          "SELECT serial, status FROM ca_certificates WHERE serial = ?",
+          [serial],
+        );
+      },
+    });
+    expect(seen).toEqual({ serial: cert.serial, status: "issued" });
+    // a throwing hook rolls the recording back: the certificate is abandoned, never handed out
+    const ids2 = [dns("recordwith-fails.plant.example")];
+    await expect(
+      f.ca.issue({
+        csr: csrFor(ids2),
+        identifiers: ids2,
+        requester,
+        recordWith: async () => {
+          throw new Error("caller's write failed");
+        },
+      }),
+    ).rejects.toMatchObject({ kind: "unavailable" });
+    const row = await lastAbandoned();
+    expect(row?.abandoned_reason).toMatch(/caller's write failed/);
+    expect(await f.ca.getCertificate(row!.serial)).toBeUndefined();
+  });
+
   it("a signature that does not verify is never recorded as issued", async () => {
     const ids = [dns("badsig.plant.example")];
     await withSign(

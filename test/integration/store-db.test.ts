@@ -131,4 +131,38 @@ describe("Db", () => {
     await expect(db.run("INSERT INTO items VALUES ('z', 1)")).rejects.toThrow(/Db.write/);
     await db.close();
   });
+
+  it("applies all pending migrations in one transaction: a failure in the last keeps the first out too", async () => {
+    const path = tmpDb();
+    const db0 = await Db.open(path, { migrations: [M1] });
+    await db0.write((tx) => tx.run("INSERT INTO items VALUES ('kept', 7)"));
+    await db0.close();
+    const bad: Migration = { id: "test-0003-bad", sql: "INSERT INTO nope VALUES (1);" };
+    await expect(Db.open(path, { migrations: [M1, M2, bad] })).rejects.toThrow(/migration test-0003-bad failed/);
+    // the previous version (knowing only M1) still opens it: nothing of M2 was committed
+    const db = await Db.open(path, { migrations: [M1] });
+    expect(await db.all("SELECT id FROM schema_migrations")).toEqual([{ id: M1.id }]);
+    expect(await db.all("SELECT name FROM sqlite_master WHERE name='notes'")).toEqual([]);
+    expect(await db.get("SELECT v FROM items WHERE k='kept'")).toEqual({ v: 7 });
+    await db.close();
+  });
+
+  it("opens read-only for operational tools: no migration, no writes, backups work, newer schemas refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "store-ro-"));
+    const path = join(dir, "a.db");
+    const db = await Db.open(path, { migrations: [M1] });
+    await db.write((tx) => tx.run("INSERT INTO items VALUES ('a', 1)"));
+    const ro = await Db.openReadOnly(path, { migrations: [M1, M2] });
+    expect(await ro.get("SELECT v FROM items WHERE k='a'")).toEqual({ v: 1 });
+    expect(await ro.all("SELECT id FROM schema_migrations")).toEqual([{ id: M1.id }]); // M2 not applied
+    await expect(ro.write((tx) => tx.run("INSERT INTO items VALUES ('b', 2)"))).rejects.toThrow(/read-only/);
+    await ro.backup(join(dir, "copy.db"));
+    await ro.close();
+    await db.close();
+    const copy = await Db.openReadOnly(join(dir, "copy.db"), { migrations: [M1] });
+    expect(await copy.get("PRAGMA integrity_check")).toEqual({ integrity_check: "ok" });
+    await copy.close();
+    await expect(Db.openReadOnly(path, { migrations: [] })).rejects.toThrow(/newer version/);
+    await expect(Db.openReadOnly(join(dir, "missing.db"), { migrations: [] })).rejects.toThrow(/does not exist/);
+  });
 });

@@ -34,11 +34,23 @@ export class RecordCache {
   private readonly authz: Lru<Versioned<Authorization>>;
   private readonly orders: Lru<Versioned<Order>>;
   private readonly bySerial: Lru<string>;
+  /** DER of certificates this process just issued (immutable once issued; clients download them next) */
+  private readonly issuedDer: Lru<Buffer>;
 
-  constructor(max = 20_000) {
+  constructor(max = 20_000, maxIssued = 2_000) {
     this.authz = new Lru(max);
     this.orders = new Lru(max);
     this.bySerial = new Lru(max);
+    this.issuedDer = new Lru(maxIssued);
+  }
+
+  /** Remembers an issued certificate's DER (what ca.issue() returned after recording it as issued). */
+  putIssued(serial: string, der: Buffer): void {
+    this.issuedDer.set(serial, der);
+  }
+
+  issued(serial: string): Buffer | undefined {
+    return this.issuedDer.get(serial);
   }
 
   async authorization(q: Queryable, id: string): Promise<Versioned<Authorization> | undefined> {

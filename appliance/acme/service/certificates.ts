@@ -14,9 +14,11 @@ export async function certificateChain(ctx: ServiceContext, accountId: string, s
   const order = await ctx.cache.orderBySerial(ctx.db, serial);
   if (!order) throw problems.malformed("no such certificate", { status: 404 });
   if (order.accountId !== accountId) throw problems.unauthorized("the certificate belongs to another account");
-  const cert = await ctx.ca.getCertificate(serial);
-  if (!cert) throw problems.malformed("no such certificate", { status: 404 });
-  return toPem(cert.der) + ctx.ca.issuerChainPem();
+  // a certificate's DER never changes once it is recorded as issued: the one finalize just got from
+  // the CA needs no store read
+  const der = ctx.cache.issued(serial) ?? (await ctx.ca.getCertificate(serial))?.der;
+  if (!der) throw problems.malformed("no such certificate", { status: 404 });
+  return toPem(der) + ctx.ca.issuerChainPem();
 }
 
 /** RFC 5280 reason codes a subscriber may ask for (not cACompromise, certificateHold, removeFromCRL, aACompromise). */

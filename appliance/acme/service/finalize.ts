@@ -122,6 +122,10 @@ export class Finalizer {
     const started = performance.now();
     const open = (o: Versioned<Order>) => o.status === "pending" || o.status === "ready" || o.status === "processing";
     try {
+      // the order becomes valid in the transaction that records the certificate (one commit, and
+      // never a certificate recorded without its order saying so); if the order moved on meanwhile,
+      // the compare-and-set misses and the usual re-read write below applies the change
+      let applied: Versioned<Order> | undefined;
       const cert = await ctx.ca.issue({
         csr,
         identifiers: order.identifiers,
@@ -133,8 +137,16 @@ export class Finalizer {
           orderId: order.id,
           ...(order.replaces ? { replaces: order.replaces } : {}),
         },
+        recordWith: async (tx, serial) => {
+          applied = open(order)
+            ? await ordersRepo.tryUpdateOrder(tx, { ...completeFinalize(order, serial), version: order.version })
+            : undefined;
+        },
       });
-      const valid = await this.write(order, (o) => (open(o) ? { next: completeFinalize(o, cert.serial) } : undefined));
+      ctx.cache.putIssued(cert.serial, cert.der);
+      const valid = applied
+        ? ctx.cache.putOrder(applied)
+        : await this.write(order, (o) => (open(o) ? { next: completeFinalize(o, cert.serial) } : undefined));
       ctx.events.issued(performance.now() - started);
       return { order: valid };
     } catch (e) {

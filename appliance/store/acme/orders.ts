@@ -99,6 +99,26 @@ export async function updateOrder(
   return { ...next, version: next.version + 1 };
 }
 
+/**
+ * updateOrder without the conflict error: the compare-and-set write, or undefined when the row's
+ * version moved on (the caller then takes its usual re-read path).
+ */
+export async function tryUpdateOrder(tx: Queryable, next: Versioned<Order>): Promise<Versioned<Order> | undefined> {
+  const r = await tx.run(
+    `UPDATE acme_orders SET status = ?, error = ?, certificate_serial = ?, csr = coalesce(?, csr), version = version + 1
+     WHERE id = ? AND version = ?`,
+    [
+      next.status,
+      next.error ? JSON.stringify(next.error) : null,
+      next.certificateSerial ?? null,
+      null,
+      next.id,
+      next.version,
+    ],
+  );
+  return r.changes === 1 ? { ...next, version: next.version + 1 } : undefined;
+}
+
 export async function getOrderCsr(q: Queryable, id: string): Promise<Buffer | undefined> {
   const r = await q.get<{ csr: Buffer | null }>("SELECT csr FROM acme_orders WHERE id = ?", [id]);
   return r?.csr ?? undefined;
