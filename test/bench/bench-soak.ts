@@ -37,6 +37,8 @@ interface Minute {
   lat: Record<Op, number[]>;
   rssMb: number;
   cpuMs: number;
+  /** wall time the row covers (the last one may be shorter than a minute) */
+  ms: number;
 }
 
 const emptyMinute = (): Minute => ({
@@ -45,6 +47,7 @@ const emptyMinute = (): Minute => ({
   lat: { order: [], renew: [], revoke: [], ocsp: [], crl: [] },
   rssMb: 0,
   cpuMs: 0,
+  ms: 0,
 });
 
 interface Held {
@@ -172,6 +175,7 @@ async function soak(server: BenchServer) {
         const c = cpuMs(server.pid);
         cur.cpuMs = c - cpu0;
         cpu0 = c;
+        cur.ms = elapsed - minutes.length * 60_000;
         minutes.push(cur);
         cur = emptyMinute();
       }
@@ -218,7 +222,7 @@ function report(name: string, r: Awaited<ReturnType<typeof soak>>): void {
       return `${m.ok[o]} / ${fmt(percentile(l, 50), 0)} / ${fmt(percentile(l, 99), 0)}`;
     });
     const errs = Object.values(m.errors).reduce((a, b) => a + b, 0);
-    console.log(`| ${i + 1} | ${cells.join(" | ")} | ${errs} | ${fmt(m.cpuMs / 600, 1)} | ${fmt(m.rssMb, 0)} |`);
+    console.log(`| ${i + 1} | ${cells.join(" | ")} | ${errs} | ${fmt((100 * m.cpuMs) / Math.max(1, m.ms), 1)} | ${fmt(m.rssMb, 0)} |`);
   });
   const errors: Record<string, number> = {};
   for (const m of r.minutes) for (const [k, v] of Object.entries(m.errors)) errors[k] = (errors[k] ?? 0) + v;
