@@ -3,9 +3,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { HsmToken } from "../hsm/index.js";
+import { DEFAULT_ACME_CONFIG } from "./acme/service/context.js";
 import type { AcmeConfig } from "./acme/service/index.js";
 import type { Identifier } from "./ca/api.js";
 import type { Ca } from "./ca/ca.js";
+import { parseCaConfig } from "./ca/config.js";
 import { createCa } from "./ca/create-ca.js";
 import { derToPem } from "./ca/cert-parse.js";
 import { createPkiHttpApp } from "./ca/http.js";
@@ -58,6 +60,16 @@ export async function startAppliance(o: ApplianceOptions): Promise<RunningApplia
     });
     const tls = await TlsIdentity.ensure(join(o.dataDir, "tls"), o.tlsNames, ca);
     const caRef = ca;
+    // an order may not name more identifiers than the CA puts into one certificate: such orders could
+    // never be finalized, yet each would leave its pending authorizations behind
+    const caMax = parseCaConfig(o.caConfig).policy.maxIdentifiers;
+    const acme: Partial<AcmeConfig> = {
+      ...o.acme,
+      maxIdentifiersPerOrder: Math.min(
+        o.acme?.maxIdentifiersPerOrder ?? DEFAULT_ACME_CONFIG.maxIdentifiersPerOrder,
+        caMax,
+      ),
+    };
     const server = await ApplianceServer.start({
       db,
       ca,
@@ -65,7 +77,7 @@ export async function startAppliance(o: ApplianceOptions): Promise<RunningApplia
       tls,
       listen: o.listen,
       ...(o.origin ? { origin: o.origin } : {}),
-      ...(o.acme ? { acme: o.acme } : {}),
+      acme,
       ...(o.limits ? { limits: o.limits } : {}),
       pkiHandler: createPkiHttpApp(ca).callback(),
       caCertificatesPem: () => {

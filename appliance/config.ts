@@ -80,6 +80,8 @@ export const serveConfigSchema = z
     server: z
       .strictObject({
         maxConnections: z.int().min(1).default(2048),
+        maxConnectionsPerAddress: z.int().min(1).default(128),
+        handshakeTimeoutMs: z.int().min(1000).default(10_000),
         headersTimeoutMs: z.int().min(1000).default(10_000),
         requestTimeoutMs: z.int().min(1000).default(30_000),
         keepAliveTimeoutMs: z.int().min(1000).default(30_000),

@@ -3,7 +3,7 @@
 import { X509Certificate } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { CertificateAuthority } from "./ca/api.js";
 import { createAcmeApp, type RequestLogEntry } from "./acme/http/app.js";
 import { Links } from "./acme/links.js";
@@ -27,6 +27,10 @@ export interface ListenConfig {
 
 export interface ServerLimits {
   maxConnections: number;
+  /** open connections one client address may hold (so one device cannot take all maxConnections) */
+  maxConnectionsPerAddress: number;
+  /** a TLS handshake must finish within this (Node's default is 120 s) */
+  handshakeTimeoutMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -35,6 +39,8 @@ export interface ServerLimits {
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxConnections: 2048,
+  maxConnectionsPerAddress: 128,
+  handshakeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 30_000,
@@ -79,6 +85,22 @@ function harden(server: http.Server, l: ServerLimits): void {
   server.maxHeadersCount = 64;
   server.maxConnections = l.maxConnections;
   server.maxRequestsPerSocket = 10_000;
+  // one client address may not hold more than its share of the connections (slow-loris)
+  const perAddress = new Map<string, number>();
+  server.on("connection", (socket: Socket) => {
+    const addr = socket.remoteAddress ?? "";
+    const n = (perAddress.get(addr) ?? 0) + 1;
+    if (n > l.maxConnectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(addr, n);
+    socket.once("close", () => {
+      const left = (perAddress.get(addr) ?? 1) - 1;
+      if (left > 0) perAddress.set(addr, left);
+      else perAddress.delete(addr);
+    });
+  });
 }
 
 export class ApplianceServer {
@@ -157,6 +179,7 @@ export class ApplianceServer {
     const acmeServer = https.createServer({
       // how often header/request timeouts are enforced (Node's default is every 30 s)
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      handshakeTimeout: limits.handshakeTimeoutMs,
       key: o.tls.current.key,
       cert: o.tls.current.cert,
       minVersion: "TLSv1.2",

@@ -11,6 +11,16 @@ export class Pkcs11Module {
   /** bumped on every re-initialisation: handles from an older generation are stale */
   generation = 0;
   private mod: graphene.Module | undefined;
+  /**
+   * Asynchronous calls (C_Sign on the libuv threadpool) in flight on this module, of any token.
+   * C_Finalize or C_CloseSession underneath one of them frees what the worker thread is using and
+   * crashes the process, so session teardown and re-initialisation wait until this is 0.
+   */
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private gateHolders = 0;
+  private gateP: Promise<void> | undefined;
+  private openGateFn: (() => void) | undefined;
 
   private constructor(readonly library: string) {}
 
@@ -48,11 +58,57 @@ export class Pkcs11Module {
     return mod;
   }
 
+  /** An asynchronous call starts (pair with asyncEnd()). */
+  asyncBegin(): void {
+    this.inflight++;
+  }
+
+  asyncEnd(): void {
+    if (--this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** True while asynchronous calls run: no session teardown or re-initialisation now. */
+  get busy(): boolean {
+    return this.inflight > 0;
+  }
+
+  /** Resolves once no asynchronous call runs on the module. */
+  idle(): Promise<void> {
+    return this.inflight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** While closed (recoveries wait to tear sessions down), new asynchronous calls wait. Counted. */
+  closeGate(): void {
+    if (this.gateHolders++ === 0)
+      this.gateP = new Promise((r) => {
+        this.openGateFn = r;
+      });
+  }
+
+  openGate(): void {
+    if (--this.gateHolders > 0) return;
+    const open = this.openGateFn;
+    this.gateP = undefined;
+    this.openGateFn = undefined;
+    open?.();
+  }
+
+  /** The promise new asynchronous calls wait on, when the gate is closed. */
+  get gate(): Promise<void> | undefined {
+    return this.gateP;
+  }
+
   /**
    * Finalize and initialise again. Every session, login and object handle of every token in this
    * process becomes invalid; tokens notice through `generation` and re-open themselves.
    */
   reinitialize(): void {
+    if (this.busy)
+      throw new HsmError(
+        "pkcs11",
+        "cannot re-initialise the module while asynchronous operations run",
+        "CKR_FUNCTION_FAILED",
+      );
     const mod = this.mod;
     this.mod = undefined;
     if (mod) {

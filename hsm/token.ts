@@ -83,6 +83,16 @@ function loginUser(lib: Pkcs11Js.PKCS11, session: Pkcs11Js.Handle, serial: strin
 
 const SESSION_FLAGS = 2 /* CKF_RW_SESSION */ | 4; /* CKF_SERIAL_SESSION */
 
+/** Sessions cannot be re-opened while asynchronous calls run on them; the caller retries later. */
+function deferred(label: string): HsmError {
+  return new HsmError(
+    "pkcs11",
+    `token "${label}" is recovering from a device error while asynchronous operations finish; retry`,
+    undefined,
+    "C_OpenSession",
+  );
+}
+
 export class HsmToken implements KeyHandleSource {
   readonly library: string;
   readonly label: string;
@@ -100,6 +110,9 @@ export class HsmToken implements KeyHandleSource {
   private waiters: Array<{ resolve: (s: Pkcs11Js.Handle) => void; reject: (e: Error) => void }> = [];
   private closed = false;
   private info: TokenInfo | undefined;
+  /** sessions failed while asynchronous calls were running on them: re-open once those are done */
+  private stale = false;
+  private recovering: Promise<void> | undefined;
 
   private constructor(opts: OpenTokenOptions) {
     this.library = opts.library ?? DEFAULT_LIBRARY;
@@ -132,10 +145,20 @@ export class HsmToken implements KeyHandleSource {
 
   // ---- session management and recovery ----
 
+  private needsOpen(): boolean {
+    return this.control === undefined || this.stale || this.generation !== this.module.generation;
+  }
+
   private ensureOpen(): void {
     if (this.closed) throw new HsmError("bad-input", `token "${this.label}" was closed`);
-    if (this.control !== undefined && this.generation === this.module.generation) return;
-    this.openSessions();
+    if (!this.needsOpen()) return;
+    // closing sessions under a running asynchronous C_Sign crashes the process: not now
+    if (this.module.busy) throw deferred(this.label);
+    try {
+      this.openSessions();
+    } catch (e) {
+      throw toHsmError(e, "C_OpenSession", [this.pin]); // slot/token enumeration throws raw errors too
+    }
   }
 
   private findSlot(): graphene.Slot {
@@ -187,6 +210,7 @@ export class HsmToken implements KeyHandleSource {
     for (let i = 0; i < this.poolSize; i++) this.pool.push(lib.C_OpenSession(slot.handle, SESSION_FLAGS));
     this.free = [...this.pool];
     this.generation = this.module.generation;
+    this.stale = false;
     this.openCount++;
     // hand fresh sessions to anyone who waited through a recovery
     while (this.waiters.length && this.free.length) this.waiters.shift()!.resolve(this.free.pop()!);
@@ -207,8 +231,9 @@ export class HsmToken implements KeyHandleSource {
     this.free = [];
   }
 
-  /** Re-open after a recoverable error: first sessions only, then the whole module. */
+  /** Re-open after a recoverable error: first sessions only, then the whole module. Only when idle. */
   private recover(): void {
+    if (this.module.busy) throw deferred(this.label);
     try {
       this.openSessions();
       return;
@@ -232,6 +257,11 @@ export class HsmToken implements KeyHandleSource {
     } catch (e) {
       const err = toHsmError(e, op, [this.pin]);
       if (!err.recoverable) throw err;
+      if (this.module.busy || this.module.gate) {
+        // asynchronous calls run on this token's sessions: re-open once they are done
+        this.stale = true;
+        throw err;
+      }
       try {
         this.recover();
       } catch (re) {
@@ -246,11 +276,22 @@ export class HsmToken implements KeyHandleSource {
     }
   }
 
-  private acquire(): Promise<Pkcs11Js.Handle> {
-    this.ensureOpen();
-    const s = this.free.pop();
-    if (s !== undefined) return Promise.resolve(s);
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  private async acquire(): Promise<Pkcs11Js.Handle> {
+    for (;;) {
+      const gate = this.module.gate;
+      if (gate) {
+        await gate; // a recovery is waiting for the running calls to finish
+        continue;
+      }
+      if (this.needsOpen() && this.module.busy) {
+        await this.module.idle();
+        continue;
+      }
+      this.ensureOpen();
+      const s = this.free.pop();
+      if (s !== undefined) return s;
+      return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    }
   }
 
   private release(s: Pkcs11Js.Handle, gen: number): void {
@@ -268,23 +309,41 @@ export class HsmToken implements KeyHandleSource {
     for (let attempt = 0; ; attempt++) {
       const s = await this.acquire();
       const gen = this.openCount;
+      let err: HsmError;
+      this.module.asyncBegin();
       try {
         return await fn(this.lib, s);
       } catch (e) {
-        const err = toHsmError(e, op, [this.pin]);
-        if (!err.recoverable || attempt > 0) throw err;
-        if (gen === this.openCount) {
-          try {
-            this.recover();
-          } catch (re) {
-            this.control = undefined;
-            throw toHsmError(re, op, [this.pin]);
-          }
-        }
+        err = toHsmError(e, op, [this.pin]);
       } finally {
+        this.module.asyncEnd();
         this.release(s, gen);
       }
+      if (!err.recoverable || attempt > 0) throw err;
+      if (gen === this.openCount) await this.recoverWhenIdle(op);
     }
+  }
+
+  /**
+   * Recovery for the asynchronous path: new asynchronous calls wait at the module's gate, the running
+   * ones finish (on a broken device they fail fast), then sessions (and the module) are re-opened.
+   * Concurrent callers share one recovery.
+   */
+  private recoverWhenIdle(op: string): Promise<void> {
+    this.recovering ??= (async () => {
+      this.module.closeGate();
+      try {
+        await this.module.idle();
+        this.recover();
+      } catch (re) {
+        this.stale = true; // the next call tries the whole open again
+        throw toHsmError(re, op, [this.pin]);
+      } finally {
+        this.module.openGate();
+        this.recovering = undefined;
+      }
+    })();
+    return this.recovering;
   }
 
   // ---- objects ----

@@ -1,5 +1,6 @@
 // Accounts (RFC 8555 §7.1.2, §7.3): contact validation, the valid → deactivated transition, and the
 // checks every authenticated request makes on the account it names.
+import { clip } from "../clip.js";
 import { problems } from "./problems.js";
 import type { AccountStatus } from "./status.js";
 
@@ -29,12 +30,12 @@ export function parseContacts(raw: unknown): string[] {
   if (raw.length > MAX_CONTACTS) throw problems.malformed(`at most ${MAX_CONTACTS} contacts are accepted`);
   return raw.map((c) => {
     if (typeof c !== "string") throw problems.malformed("contact entries must be strings");
-    if (!c.startsWith("mailto:")) throw problems.unsupportedContact(`only mailto: contacts are supported: ${c}`);
+    if (!c.startsWith("mailto:")) throw problems.unsupportedContact(`only mailto: contacts are supported: ${clip(c)}`);
     const addr = c.slice("mailto:".length);
     if (addr.includes("?") || addr.includes(",") || addr.includes("%") || addr.length > 254)
-      throw problems.invalidContact(`invalid mailto contact: ${c}`);
+      throw problems.invalidContact(`invalid mailto contact: ${clip(c)}`);
     if (!/^[A-Za-z0-9.!#$&'*+/=^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(addr))
-      throw problems.invalidContact(`invalid e-mail address in contact: ${c}`);
+      throw problems.invalidContact(`invalid e-mail address in contact: ${clip(c)}`);
     return c;
   });
 }

@@ -1,5 +1,6 @@
 // The finalize CSR as the ACME layer sees it (RFC 8555 §7.4): a strict DER walk of the PKCS#10
 // request for its identifiers (SAN dNSName/iPAddress, subject CN), key and signature check.
+import { quoted } from "../clip.js";
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { children, content, expectTag, oidHex, readTlv, type Tlv, whole } from "./der.js";
 import { canonicalIp, formatIpAddress, type Identifier, parseDnsName } from "./identifier.js";
@@ -44,7 +45,7 @@ export function sanIdentifiers(der: Uint8Array): Identifier[] {
         continue;
       }
       const d = parseDnsName(raw);
-      if (!d.ok || raw !== d.name) throw problems.badCSR(`the CSR names an invalid DNS name ${JSON.stringify(raw)}`);
+      if (!d.ok || raw !== d.name) throw problems.badCSR(`the CSR names an invalid DNS name ${quoted(raw)}`);
       out.push({ type: "dns", value: d.name });
     } else if (gn.tag === 0x87) {
       if (value.length !== 4 && value.length !== 16) throw problems.badCSR("the CSR names a malformed IP address");
@@ -122,7 +123,7 @@ export function parseCsr(der: Buffer, opts: { verifySignature?: boolean } = {}):
     for (const cn of commonNames(b, subject!)) {
       const lc = cn.toLowerCase();
       if (!ids.some((i) => i.value === lc))
-        throw problems.badCSR(`the CSR common name ${JSON.stringify(cn)} is not among its subjectAltNames`);
+        throw problems.badCSR(`the CSR common name ${quoted(cn)} is not among its subjectAltNames`);
     }
   } catch (e) {
     if (e instanceof RangeError) throw problems.badCSR(`the CSR is not a DER PKCS#10 request (${e.message})`);

@@ -1,5 +1,6 @@
 // External Account Binding (RFC 8555 §7.3.4): the inner HS256 JWS over the account key, and the
 // private-trust extension — identifier patterns an EAB credential pre-authorises.
+import { quoted } from "../clip.js";
 import { flattenedVerify } from "jose";
 import type { Identifier } from "./identifier.js";
 import { canonicalIp, parseDnsName, parseIpAddress } from "./identifier.js";
@@ -42,7 +43,7 @@ export function parseEabJws(raw: unknown, newAccountUrl: string): { kid: string;
   if (hdr.url !== newAccountUrl) throw problems.unauthorized("the EAB JWS url must be the newAccount URL");
   if (typeof hdr.kid !== "string" || hdr.kid.length === 0) throw problems.malformed("the EAB JWS needs a kid");
   for (const k of Object.keys(hdr))
-    if (!["alg", "kid", "url"].includes(k)) throw problems.malformed(`unexpected EAB header member "${k}"`);
+    if (!["alg", "kid", "url"].includes(k)) throw problems.malformed(`unexpected EAB header member ${quoted(k)}`);
   return { kid: hdr.kid, jws };
 }
 

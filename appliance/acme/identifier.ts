@@ -1,5 +1,6 @@
 // ACME identifiers: parsing and canonicalisation of `dns` (A-labels, lower case, no trailing dot,
 // label rules, leftmost wildcard) and `ip` (RFC 8738; canonical IPv4 and RFC 5952 IPv6 text).
+import { quoted } from "../clip.js";
 import { domainToASCII, domainToUnicode } from "node:url";
 import type { Identifier } from "../ca/api.js";
 
@@ -31,11 +32,12 @@ export function parseDnsName(
   for (const label of labels) {
     if (label.length === 0) return { ok: false, reason: "domain name has an empty label" };
     if (label.includes("*")) return { ok: false, reason: "a wildcard is only allowed as the whole leftmost label" };
-    if (!LABEL.test(label)) return { ok: false, reason: `invalid label "${label}"` };
+    if (!LABEL.test(label)) return { ok: false, reason: `invalid label ${quoted(label)}` };
     if (label.length >= 4 && label[2] === "-" && label[3] === "-") {
-      if (!label.startsWith("xn--")) return { ok: false, reason: `label "${label}" uses a reserved form` };
+      if (!label.startsWith("xn--")) return { ok: false, reason: `label ${quoted(label)} uses a reserved form` };
       const u = domainToUnicode(label);
-      if (!u || domainToASCII(u) !== label) return { ok: false, reason: `label "${label}" is not a valid A-label` };
+      if (!u || domainToASCII(u) !== label)
+        return { ok: false, reason: `label ${quoted(label)} is not a valid A-label` };
     }
   }
   const base = labels.join(".");
@@ -142,15 +144,15 @@ export function parseIdentifier(raw: unknown): IdentifierResult {
     const asIp = canonicalIp(value);
     if (asIp) return { ok: true, identifier: { type: "ip", value: asIp }, wildcard: false };
     const r = parseDnsName(value);
-    if (!r.ok) return { ok: false, reason: `${JSON.stringify(value)}: ${r.reason}` };
+    if (!r.ok) return { ok: false, reason: `${quoted(value)}: ${r.reason}` };
     return { ok: true, identifier: { type: "dns", value: r.name }, wildcard: r.wildcard };
   }
   if (type === "ip") {
     const v = canonicalIp(value);
-    if (!v) return { ok: false, reason: `${JSON.stringify(value)} is not an IPv4 or IPv6 address` };
+    if (!v) return { ok: false, reason: `${quoted(value)} is not an IPv4 or IPv6 address` };
     return { ok: true, identifier: { type: "ip", value: v }, wildcard: false };
   }
-  return { ok: false, reason: `identifier type ${JSON.stringify(type)} is not supported`, unsupportedType: true };
+  return { ok: false, reason: `identifier type ${quoted(type)} is not supported`, unsupportedType: true };
 }
 
 /** Stable key for sets and maps of identifiers. */

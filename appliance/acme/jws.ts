@@ -1,5 +1,6 @@
 // The JWS rules of RFC 8555 §6.2 as plain functions: strict flattened-JSON parsing, protected-header
 // checks (algorithm allow-list, jwk xor kid, url, nonce), JWK import with thumbprint, verification.
+import { clip, quoted } from "../clip.js";
 import { constants, createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { problems } from "./problems.js";
 
@@ -51,7 +52,7 @@ export function parseFlattenedJws(body: Buffer | string): FlattenedJws {
   const keys = Object.keys(o);
   for (const k of keys)
     if (k !== "protected" && k !== "payload" && k !== "signature")
-      throw problems.malformed(`unexpected JWS member "${k}"`);
+      throw problems.malformed(`unexpected JWS member ${quoted(k)}`);
   for (const k of ["protected", "payload", "signature"] as const) {
     if (typeof o[k] !== "string") throw problems.malformed(`JWS member "${k}" must be a string`);
     if (!B64URL.test(o[k] as string)) throw problems.malformed(`JWS member "${k}" is not base64url`);
@@ -75,12 +76,12 @@ export function parseProtectedHeader(jws: FlattenedJws, expectedUrl: string, req
   const alg = hdr.alg;
   if (typeof alg !== "string") throw problems.malformed("the protected header has no alg");
   if (!(ACCOUNT_ALGORITHMS as readonly string[]).includes(alg))
-    throw problems.badSignatureAlgorithm(`algorithm ${JSON.stringify(alg)} is not accepted`, {
+    throw problems.badSignatureAlgorithm(`algorithm ${quoted(alg)} is not accepted`, {
       algorithms: [...ACCOUNT_ALGORITHMS],
     });
   for (const k of Object.keys(hdr)) {
     if (k === "crit" || k === "b64") throw problems.malformed(`header member "${k}" is not supported`);
-    if (!ALLOWED_HEADER_MEMBERS.has(k)) throw problems.malformed(`unexpected protected header member "${k}"`);
+    if (!ALLOWED_HEADER_MEMBERS.has(k)) throw problems.malformed(`unexpected protected header member ${quoted(k)}`);
   }
   const hasJwk = hdr.jwk !== undefined;
   const hasKid = hdr.kid !== undefined;
@@ -90,7 +91,7 @@ export function parseProtectedHeader(jws: FlattenedJws, expectedUrl: string, req
     throw problems.malformed("jwk must be a JSON object");
   if (typeof hdr.url !== "string") throw problems.malformed("the protected header has no url");
   if (hdr.url !== expectedUrl)
-    throw problems.unauthorized(`the url in the JWS header does not match the request URL (${expectedUrl})`);
+    throw problems.unauthorized(`the url in the JWS header does not match the request URL (${clip(expectedUrl, 200)})`);
   if (requireNonce) {
     if (typeof hdr.nonce !== "string" || hdr.nonce.length === 0) throw problems.badNonce("the JWS has no nonce");
   } else if (hdr.nonce !== undefined) {
@@ -124,8 +125,9 @@ const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 /** Imports an account JWK: public EC P-256/P-384, RSA 2048–8192 bits, or Ed25519; nothing else. */
 export function importAccountJwk(raw: Record<string, unknown>): ImportedKey {
   const kty = raw.kty;
-  if (typeof kty !== "string" || !THUMBPRINT_MEMBERS[kty])
-    throw problems.badPublicKey(`key type ${JSON.stringify(kty)} is not accepted (EC, RSA or OKP)`);
+  // own properties only: "constructor" or "__proto__" must not find Object.prototype's members
+  if (typeof kty !== "string" || !Object.hasOwn(THUMBPRINT_MEMBERS, kty))
+    throw problems.badPublicKey(`key type ${quoted(kty)} is not accepted (EC, RSA or OKP)`);
   for (const m of PRIVATE_MEMBERS)
     if (raw[m] !== undefined) throw problems.badPublicKey("the JWK contains private key material");
   const jwk: Record<string, string> = {};
@@ -136,13 +138,12 @@ export function importAccountJwk(raw: Record<string, unknown>): ImportedKey {
     jwk[m] = v;
   }
   if (kty === "EC") {
-    const n = EC_COORD_BYTES[jwk.crv!];
-    if (!n) throw problems.badPublicKey(`curve ${JSON.stringify(jwk.crv)} is not accepted (P-256, P-384)`);
+    const n = Object.hasOwn(EC_COORD_BYTES, jwk.crv!) ? EC_COORD_BYTES[jwk.crv!] : undefined;
+    if (!n) throw problems.badPublicKey(`curve ${quoted(jwk.crv)} is not accepted (P-256, P-384)`);
     if (Buffer.from(jwk.x!, "base64url").length !== n || Buffer.from(jwk.y!, "base64url").length !== n)
       throw problems.badPublicKey("EC coordinates have the wrong length");
   } else if (kty === "OKP") {
-    if (jwk.crv !== "Ed25519")
-      throw problems.badPublicKey(`curve ${JSON.stringify(jwk.crv)} is not accepted (Ed25519)`);
+    if (jwk.crv !== "Ed25519") throw problems.badPublicKey(`curve ${quoted(jwk.crv)} is not accepted (Ed25519)`);
     if (Buffer.from(jwk.x!, "base64url").length !== 32) throw problems.badPublicKey("Ed25519 key has the wrong length");
   } else {
     const n = Buffer.from(jwk.n!, "base64url");
@@ -164,7 +165,7 @@ export function importAccountJwk(raw: Record<string, unknown>): ImportedKey {
 
 /** RFC 7638 thumbprint of a reduced public JWK (members in lexicographic order, no whitespace). */
 export function jwkThumbprint(jwk: Record<string, string>): string {
-  const members = THUMBPRINT_MEMBERS[jwk.kty!];
+  const members = Object.hasOwn(THUMBPRINT_MEMBERS, jwk.kty!) ? THUMBPRINT_MEMBERS[jwk.kty!] : undefined;
   if (!members) throw new TypeError(`no thumbprint members for kty ${jwk.kty}`);
   const canon = `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(",")}}`;
   return createHash("sha256").update(canon).digest("base64url");

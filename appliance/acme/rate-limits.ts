@@ -30,9 +30,13 @@ export class RateLimiter {
   /** theoretical arrival time (ms) per limit and key */
   private readonly tat = new Map<LimitName, Map<string, number>>();
 
+  /**
+   * @param now milliseconds on a monotonic clock (default performance.now): a wall clock stepped back
+   * by D would lock every key used before the step out for about D.
+   */
   constructor(
     private readonly config: RateLimitConfig,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {
     for (const n of LIMIT_NAMES) this.tat.set(n, new Map());
   }

@@ -81,6 +81,10 @@ export class Ca implements CertificateAuthority {
   private readonly chainPem: string;
   private readonly issuerKeyId: Buffer;
   private closed = false;
+  /** intents that failed and whose abandonment could not be recorded yet (store unavailable) */
+  private readonly unresolved = new Map<string, { serial: string; tbsHash: Buffer; reason: string }>();
+  private abandonTimer: NodeJS.Timeout | undefined;
+  private retrying = false;
 
   private constructor(private readonly d: CaDeps) {
     this.now = d.now ?? (() => new Date());
@@ -368,6 +372,7 @@ export class Ca implements CertificateAuthority {
     });
     try {
       await completion;
+      if (this.unresolved.size) void this.retryAbandoned(); // the store works again
     } catch (e) {
       // not recorded as issued, so never handed out: abandon it now (or at the next start)
       await this.abandon(serial, prep.tbsHash, e);
@@ -383,20 +388,57 @@ export class Ca implements CertificateAuthority {
 
   private async abandon(serial: string, tbsHash: Buffer, cause: unknown): Promise<void> {
     const reason = `signing or post-issuance check failed: ${(cause as Error)?.message ?? String(cause)}`;
-    await this.d.db
-      .write(async (tx) => {
+    try {
+      await this.writeAbandoned([{ serial, tbsHash, reason }]);
+    } catch (e) {
+      // the store refused (disk full): keep the intent in memory and retry, so it does not stay in
+      // 'signing' until the next start (which would also abandon it)
+      this.d.onError?.(e);
+      this.unresolved.set(serial, { serial, tbsHash, reason });
+      this.retryAbandonLater();
+    }
+  }
+
+  private writeAbandoned(items: Array<{ serial: string; tbsHash: Buffer; reason: string }>): Promise<void> {
+    return this.d.db.write(async (tx) => {
+      const events = [];
+      for (const i of items) {
         // only an intent still in 'signing' is abandoned (a completion that did commit stays issued)
-        if ((await caRepository.abandon(tx, [serial], reason)) === 0) return;
-        await this.d.audit.appendTx(tx, [
-          {
-            type: "certificate.abandoned",
-            actor: "ca",
-            subject: `certificate:${serial}`,
-            details: { tbsSha256: tbsHash.toString("hex"), reason },
-          },
-        ]);
-      })
-      .catch((e) => this.d.onError?.(e)); // left in 'signing': the next start abandons it
+        if ((await caRepository.abandon(tx, [i.serial], i.reason)) === 0) continue;
+        events.push({
+          type: "certificate.abandoned",
+          actor: "ca",
+          subject: `certificate:${i.serial}`,
+          details: { tbsSha256: i.tbsHash.toString("hex"), reason: i.reason },
+        });
+      }
+      await this.d.audit.appendTx(tx, events);
+    });
+  }
+
+  /** Abandons intents whose abandonment could not be written; on a timer, and after every completion. */
+  private async retryAbandoned(): Promise<void> {
+    if (!this.unresolved.size || this.retrying) return;
+    this.retrying = true;
+    const items = [...this.unresolved.values()];
+    try {
+      await this.writeAbandoned(items);
+      for (const i of items) this.unresolved.delete(i.serial);
+    } catch (e) {
+      this.d.onError?.(e);
+      this.retryAbandonLater();
+    } finally {
+      this.retrying = false;
+    }
+  }
+
+  private retryAbandonLater(): void {
+    if (this.abandonTimer || this.closed) return;
+    this.abandonTimer = setTimeout(() => {
+      this.abandonTimer = undefined;
+      void this.retryAbandoned();
+    }, 5_000);
+    this.abandonTimer.unref();
   }
 
   async getCertificate(serial: string): Promise<StoredCertificate | undefined> {
@@ -481,6 +523,8 @@ export class Ca implements CertificateAuthority {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.abandonTimer) clearTimeout(this.abandonTimer);
+    await this.retryAbandoned().catch(() => undefined); // else the next start abandons them
     await this.crl.stop();
     if (this.d.ownsAudit) await this.d.audit.stop();
   }

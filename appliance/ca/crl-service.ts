@@ -27,6 +27,11 @@ export interface CrlServiceDeps {
   onError?: (e: unknown) => void;
 }
 
+/** the schedule looks at the wall clock this often */
+export const CHECK_EVERY_MS = 60_000;
+/** a clock this far behind thisUpdate means it was stepped back */
+const CLOCK_SLACK_MS = 5 * 60_000;
+
 export class CrlService {
   private cur: CurrentCrl | undefined;
   private running: Promise<CurrentCrl> | undefined;
@@ -51,12 +56,44 @@ export class CrlService {
         nextUpdate: new Date(s.next_update),
         entries: s.entries,
       };
-    if (!this.cur || this.dueAt() <= this.d.now().getTime()) await this.refresh("startup");
+    const due = this.due();
+    if (due) await this.refresh(`startup: ${due}`);
+    else if (s && (await this.missesRevocations(s))) await this.refresh("startup: revocations after the stored CRL");
     else this.schedule();
+  }
+
+  /**
+   * True when revocations were recorded that the stored CRL does not list: the process stopped between
+   * a revocation's commit and its CRL (revocations only ever add rows matching the CRL's own query).
+   */
+  private async missesRevocations(s: { this_update: number; entries: number }): Promise<boolean> {
+    const n = await caRepository.countRevokedFor(this.d.db, this.d.issuer.keyIdentifier, s.this_update);
+    return n !== s.entries;
   }
 
   private dueAt(): number {
     return this.cur ? this.cur.thisUpdate.getTime() + this.d.refreshSeconds * 1000 : 0;
+  }
+
+  /**
+   * Why the CRL must be regenerated now, by the wall clock, or undefined. Besides the refresh time:
+   * a clock that jumped forward past nextUpdate (the served CRL would be expired) or backwards before
+   * thisUpdate (it would not be valid yet for relying parties with the corrected clock).
+   */
+  private due(): string | undefined {
+    if (!this.cur) return "no CRL";
+    const now = this.d.now().getTime();
+    if (now >= this.cur.nextUpdate.getTime()) return "past nextUpdate";
+    if (now < this.cur.thisUpdate.getTime() - CLOCK_SLACK_MS) return "clock went back before thisUpdate";
+    if (now >= this.dueAt()) return "refresh time";
+    return undefined;
+  }
+
+  /** What the schedule runs (at least once a minute): regenerates if due by the wall clock. */
+  async check(): Promise<void> {
+    const due = this.due();
+    if (due) await this.refresh(`schedule: ${due}`);
+    else this.schedule();
   }
 
   /**
@@ -139,13 +176,12 @@ export class CrlService {
   private schedule(): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    const wait = Math.max(1000, this.dueAt() - this.d.now().getTime());
-    this.timer = setTimeout(
-      () => {
-        this.refresh("schedule").catch(() => undefined); // refresh() already arranged the retry
-      },
-      Math.min(wait, 2 ** 31 - 1),
-    );
+    // timers run on a monotonic clock: look at the wall clock at least once a minute, so a clock
+    // step (NTP correction, an operator) is noticed within a minute, not after the old wait
+    const wait = Math.max(1000, Math.min(this.dueAt() - this.d.now().getTime(), CHECK_EVERY_MS));
+    this.timer = setTimeout(() => {
+      this.check().catch(() => undefined); // refresh() already arranged the retry
+    }, wait);
     this.timer.unref();
   }
 

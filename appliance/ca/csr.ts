@@ -1,5 +1,6 @@
 // PKCS#10 CSR parsing for issuance (strict DER): subject CN, requested SANs (dNSName / iPAddress
 // only), SPKI, and the self-signature check. Everything else in a CSR is refused or ignored. Pure.
+import { clip } from "../clip.js";
 import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import { ApplianceError } from "../errors.js";
 import { signatureAlgorithmOf, verifySignature } from "./algorithms.js";
@@ -70,8 +71,8 @@ export function parseCsr(der: Buffer): ParsedCsr {
     const algDer = whole(der, expectTag(algT, 0x30, "signatureAlgorithm"));
     const alg = signatureAlgorithmOf(algDer);
     if (!alg) {
-      const o = oidToString(content(der, readTlv(der, algT!.contentStart, algT!.end)));
-      bad(`CSR signature algorithm ${o} is not accepted`);
+      const o = oidToString(content(der, expectTag(readTlv(der, algT!.contentStart, algT!.end), 0x06, "algorithm")));
+      bad(`CSR signature algorithm ${clip(o)} is not accepted`);
     }
     const sig = content(der, expectTag(sigT, 0x03, "signature"));
     if (sig[0] !== 0) throw new DerError("signature has unused bits");

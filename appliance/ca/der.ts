@@ -107,6 +107,12 @@ export function oid(dotted: string): Buffer {
 }
 
 export function oidToString(content: Buffer): string {
+  if (content.length === 0) throw new DerError("empty OID");
+  // X.690 8.19.2: every arc is complete (last byte has bit 8 clear) and minimal (no leading 0x80)
+  if (content[content.length - 1]! & 0x80) throw new DerError("OID ends inside an arc");
+  for (let i = 0; i < content.length; i++)
+    if (content[i] === 0x80 && (i === 0 || !(content[i - 1]! & 0x80)))
+      throw new DerError("OID arc is not minimally encoded");
   const arcs: number[] = [];
   let v = 0;
   for (let i = 0; i < content.length; i++) {
@@ -118,7 +124,6 @@ export function oidToString(content: Buffer): string {
       v = 0;
     }
   }
-  if (arcs.length === 0) throw new DerError("empty OID");
   const first = arcs[0]!;
   const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
   return [...head, ...arcs.slice(1)].join(".");

@@ -1,5 +1,6 @@
 // Key policy for subject keys (after Boulder's goodkey): allowed types and sizes, RSA exponent,
 // small-prime factors, ROCA fingerprint, Fermat close primes, EC point validity, blocklist hook. Pure.
+import { clip } from "../clip.js";
 import { createHash } from "node:crypto";
 import { ApplianceError } from "../errors.js";
 import { type PublicKeyInfo, parseSpki } from "./spki.js";
@@ -179,9 +180,9 @@ export class KeyPolicy {
     if (key.bits > c.maxRsaBits) bad(`RSA key too large: ${key.bits} bits (maximum ${c.maxRsaBits})`);
     if (key.bits % 8 !== 0) bad(`RSA modulus length ${key.bits} is not a multiple of 8`);
     if (c.requireRsaExponent65537) {
-      if (key.e !== 65537n) bad(`RSA public exponent must be 65537 (got ${key.e})`);
+      if (key.e !== 65537n) bad(`RSA public exponent must be 65537 (got ${clip(key.e.toString())})`);
     } else if (key.e % 2n === 0n || key.e < 65537n || key.e >= 1n << 256n) {
-      bad(`RSA public exponent must be odd and between 2^16+1 and 2^256-1 (got ${key.e})`);
+      bad(`RSA public exponent must be odd and between 2^16+1 and 2^256-1 (got ${clip(key.e.toString())})`);
     }
     if (rocaFingerprint(key.n)) bad("RSA key has the ROCA fingerprint (CVE-2017-15361, Infineon)");
     const r = key.n % SMALL_PRIMORIAL;

@@ -1,6 +1,6 @@
 // IP addresses and CIDR ranges as bytes: parsing canonical text (RFC 5952 for v6), containment,
 // and the address+mask form X.509 name constraints use. Pure.
-import { isIPv4, isIPv6, SocketAddress } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 
 export interface IpRange {
   /** network address bytes (4 or 16), host bits cleared */
@@ -33,19 +33,45 @@ export function ipToBytes(text: string): Buffer | undefined {
   return out;
 }
 
-/** Canonical text: dotted quad for v4, RFC 5952 for v6 (node's formatter). */
+/** Canonical text: dotted quad for v4, RFC 5952 for v6. */
 export function canonicalIp(text: string): string | undefined {
   const b = ipToBytes(text);
-  if (!b) return undefined;
-  if (b.length === 4) return [...b].join(".");
-  return new SocketAddress({ address: text, family: "ipv6" }).address;
+  return b ? bytesToIp(b) : undefined;
 }
 
+/**
+ * RFC 5952 text: lower-case hex, no leading zeros, the longest run (first on ties) of two or more
+ * zero groups as "::", dotted tail only for IPv4-mapped addresses (::ffff:a.b.c.d; §5). Node's own
+ * formatter also writes the deprecated IPv4-compatible form (::a.b.c.d), which the validation
+ * authority and ACME clients do not, so the CA formats addresses itself.
+ */
 export function bytesToIp(b: Buffer): string {
   if (b.length === 4) return [...b].join(".");
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  return new SocketAddress({ address: groups.join(":"), family: "ipv6" }).address;
+  const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+  const groups: number[] = [];
+  for (let i = 0; i < (mapped ? 12 : 16); i += 2) groups.push(b.readUInt16BE(i));
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  let text =
+    bestStart >= 0
+      ? `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`
+      : hex.join(":");
+  if (mapped) text += `${text.endsWith(":") ? "" : ":"}${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  return text;
 }
 
 /** Parses "a.b.c.d/n" or "v6/n"; a bare address is a /32 or /128. Refuses host bits set. */

@@ -1,5 +1,6 @@
 // RFC 5280 4.2.1.10 name-constraint semantics for DNS names and IP addresses, used both to check
 // identifiers before signing and to encode the SubCA's nameConstraints extension. Pure.
+import { clip } from "../clip.js";
 import type { Identifier } from "./api.js";
 import { children, content, ctx, DerError, readWhole, seq } from "./der.js";
 import { bytesToIp, type IpRange, ipToBytes, parseCidr, rangeContains, rangeToConstraintBytes } from "./ip.js";
@@ -59,23 +60,23 @@ export type ConstraintVerdict = { ok: true } | { ok: false; reason: string };
 export function checkConstraints(c: ParsedConstraints, id: Identifier): ConstraintVerdict {
   if (id.type === "dns") {
     const ex = c.excludedDns.find((b) => dnsInSubtree(id.value, b));
-    if (ex) return { ok: false, reason: `${id.value} is inside the excluded DNS subtree "${ex}"` };
+    if (ex) return { ok: false, reason: `${clip(id.value)} is inside the excluded DNS subtree "${ex}"` };
     if (c.permittedDns.length && !c.permittedDns.some((b) => dnsInSubtree(id.value, b)))
       return {
         ok: false,
-        reason: `${id.value} is outside the permitted DNS subtrees (${c.permittedDns.join(", ")})`,
+        reason: `${clip(id.value)} is outside the permitted DNS subtrees (${c.permittedDns.join(", ")})`,
       };
     return { ok: true };
   }
   const bytes = ipToBytes(id.value);
-  if (!bytes) return { ok: false, reason: `${id.value} is not an IP address` };
+  if (!bytes) return { ok: false, reason: `${clip(id.value)} is not an IP address` };
   const ex = c.excludedIp.find((r) => rangeContains(r, bytes));
-  if (ex) return { ok: false, reason: `${id.value} is inside the excluded IP range ${ex.text}` };
+  if (ex) return { ok: false, reason: `${clip(id.value)} is inside the excluded IP range ${ex.text}` };
   const sameFamily = c.permittedIp.filter((r) => r.address.length === bytes.length);
   if (c.permittedIp.length && !sameFamily.some((r) => rangeContains(r, bytes)))
     return {
       ok: false,
-      reason: `${id.value} is outside the permitted IP ranges (${c.permittedIp.map((r) => r.text).join(", ") || "none"})`,
+      reason: `${clip(id.value)} is outside the permitted IP ranges (${c.permittedIp.map((r) => r.text).join(", ") || "none"})`,
     };
   return { ok: true };
 }

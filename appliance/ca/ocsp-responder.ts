@@ -1,5 +1,5 @@
-// The OCSP responder: turns any request bytes into a DER OCSPResponse — status from the store,
-// signed by the issuing CA's HSM key; garbage gets malformedRequest, failures internalError. Never throws.
+// The OCSP responder: any request bytes -> a DER OCSPResponse, status from the store, signed by the
+// HSM key; garbage gets malformedRequest, HSM trouble tryLater, other failures internalError. Never throws.
 import type { KeyObject } from "node:crypto";
 import { verifySignature } from "./algorithms.js";
 import type { Signer } from "./certificate.js";
@@ -58,7 +58,14 @@ export class OcspResponder {
       );
       const data = buildResponseData(this.d.issuer, thisUpdate, singles, req.nonceExtension);
       const alg = this.d.issuer.issuer.signatureAlgorithm;
-      const sig = await this.d.signer.sign(data, alg);
+      let sig: Buffer;
+      try {
+        sig = await this.d.signer.sign(data, alg);
+      } catch (e) {
+        // the HSM is unavailable: a transient condition clients should retry (RFC 6960 tryLater)
+        this.d.onError?.(e);
+        return { der: ocspError(OCSP_STATUS.tryLater), maxAge: 0 };
+      }
       if (!verifySignature(alg, this.d.publicKey, data, sig)) throw new Error("OCSP signature does not verify");
       return {
         der: assembleOcspResponse(data, alg, sig),

@@ -75,12 +75,24 @@ export function parseOcspRequest(der: Buffer, maxRequests = 8): OcspRequest {
   if (list.length > maxRequests) throw new DerError(`more than ${maxRequests} certificates in one request`);
   let nonceExtension: Buffer | undefined;
   if (tbs[i]?.tag === 0xa2) {
-    const exts = children(der, expectTag(children(der, tbs[i]!)[0], 0x30, "requestExtensions"));
+    const wrapper = children(der, tbs[i]!);
+    if (wrapper.length !== 1) throw new DerError("bad requestExtensions");
+    const exts = children(der, expectTag(wrapper[0], 0x30, "requestExtensions"));
+    const seen = new Set<string>();
     for (const e of exts) {
+      // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }:
+      // nonce extensions are echoed into the signed response, so they must be well-formed
       const ep = children(der, expectTag(e, 0x30, "Extension"));
+      if (ep.length < 2 || ep.length > 3) throw new DerError("Extension has the wrong number of fields");
       const id = oidToString(content(der, expectTag(ep[0], 0x06, "extnID")));
+      if (seen.has(id)) throw new DerError(`duplicate request extension ${id}`);
+      seen.add(id);
+      if (ep.length === 3) {
+        const crit = content(der, expectTag(ep[1], 0x01, "critical"));
+        if (crit.length !== 1 || crit[0] !== 0xff) throw new DerError("critical must be a DER TRUE when present");
+      }
+      const val = content(der, expectTag(ep[ep.length - 1], 0x04, "extnValue"));
       if (id === OID_NONCE) {
-        const val = content(der, expectTag(ep[ep.length - 1], 0x04, "extnValue"));
         if (val.length === 0 || val.length > 128) throw new DerError("nonce must be 1..128 bytes");
         nonceExtension = Buffer.from(whole(der, e));
       }
@@ -93,7 +105,10 @@ export function parseOcspRequest(der: Buffer, maxRequests = 8): OcspRequest {
     const certIdT = expectTag(rp[0], 0x30, "CertID");
     const [algT, nameT, keyT, serialT, ...rest] = children(der, certIdT);
     if (rest.length) throw new DerError("extra fields in CertID");
+    // AlgorithmIdentifier { OID, NULL or absent }: the CertID is echoed into the signed response
     const alg = children(der, expectTag(algT, 0x30, "hashAlgorithm"));
+    if (alg.length > 2 || (alg[1] && (alg[1].tag !== 0x05 || alg[1].end !== alg[1].contentStart)))
+      throw new DerError("CertID hashAlgorithm parameters must be NULL or absent");
     const hash = HASHES[oidToString(content(der, expectTag(alg[0], 0x06, "hash OID")))];
     if (!hash) throw new DerError("unsupported CertID hash algorithm");
     return {

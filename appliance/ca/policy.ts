@@ -1,5 +1,6 @@
 // Issuance policy checked inside the CA before every signature: identifier syntax and name
 // constraints, CSR names vs. authorised identifiers, CN rule, validity window. Pure.
+import { clip, clipList } from "../clip.js";
 import { domainToASCII, domainToUnicode } from "node:url";
 import { ApplianceError } from "../errors.js";
 import type { Identifier, IdentifierVerdict } from "./api.js";
@@ -32,25 +33,26 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 /** Syntax of a DNS identifier; returns the reason it is unacceptable, or undefined. */
 export function dnsSyntaxProblem(name: string): string | undefined {
   if (name.length === 0) return "empty DNS name";
-  if (name.startsWith("*.") || name.includes("*")) return `wildcard names are not issued by this CA (${name})`;
-  if (name !== name.toLowerCase()) return `DNS name ${name} must be lower case`;
-  if (name.endsWith(".")) return `DNS name ${name} must not end with a dot`;
-  if (name.length > 253) return `DNS name ${name.slice(0, 40)}… is longer than 253 characters`;
+  const shown = clip(name);
+  if (name.startsWith("*.") || name.includes("*")) return `wildcard names are not issued by this CA (${shown})`;
+  if (name !== name.toLowerCase()) return `DNS name ${shown} must be lower case`;
+  if (name.endsWith(".")) return `DNS name ${shown} must not end with a dot`;
+  if (name.length > 253) return `DNS name ${shown} is longer than 253 characters`;
   const labels = name.split(".");
-  for (const l of labels) if (!LABEL.test(l)) return `DNS name ${name} has an invalid label "${l}"`;
-  if (/^\d+$/.test(labels[labels.length - 1]!)) return `${name} looks like an IP address; use an ip identifier`;
+  for (const l of labels) if (!LABEL.test(l)) return `DNS name ${shown} has an invalid label "${clip(l)}"`;
+  if (/^\d+$/.test(labels[labels.length - 1]!)) return `${shown} looks like an IP address; use an ip identifier`;
   if (labels.some((l) => l.startsWith("xn--"))) {
     const back = domainToASCII(domainToUnicode(name));
-    if (back !== name) return `DNS name ${name} has an invalid IDNA (xn--) label`;
+    if (back !== name) return `DNS name ${shown} has an invalid IDNA (xn--) label`;
   } else if (labels.some((l) => l.length >= 4 && l[2] === "-" && l[3] === "-")) {
-    return `DNS name ${name} has a reserved label (?? -- prefix)`;
+    return `DNS name ${shown} has a reserved label (?? -- prefix)`;
   }
   return undefined;
 }
 
 export function ipSyntaxProblem(value: string): string | undefined {
   const canon = canonicalIp(value);
-  if (!canon) return `${value} is not an IP address`;
+  if (!canon) return `${clip(value)} is not an IP address`;
   if (canon !== value) return `IP address ${value} is not in canonical form (${canon})`;
   const b = ipToBytes(value)!;
   if (b.every((x) => x === 0)) return `${value} is the unspecified address`;
@@ -76,7 +78,10 @@ export class IssuancePolicy {
 
   checkIdentifier(id: Identifier): ConstraintVerdict {
     if (id.type !== "dns" && id.type !== "ip")
-      return { ok: false, reason: `identifier type "${(id as { type: string }).type}" is not supported` };
+      return {
+        ok: false,
+        reason: `identifier type "${clip(String((id as { type: unknown }).type))}" is not supported`,
+      };
     if (typeof id.value !== "string") return { ok: false, reason: "identifier value must be a string" };
     const syntax = id.type === "dns" ? dnsSyntaxProblem(id.value) : ipSyntaxProblem(id.value);
     if (syntax) return { ok: false, reason: syntax };
@@ -109,7 +114,10 @@ export class IssuancePolicy {
       );
     for (const v of this.checkIdentifiers(ids))
       if (!v.ok)
-        throw new ApplianceError("rejectedIdentifier", `${v.identifier.type}:${v.identifier.value}: ${v.reason}`);
+        throw new ApplianceError(
+          "rejectedIdentifier",
+          `${v.identifier.type}:${clip(String(v.identifier.value))}: ${v.reason}`,
+        );
   }
 
   /**
@@ -124,15 +132,16 @@ export class IssuancePolicy {
     const missing = [...authSet].filter((k) => !csrSet.has(k));
     const extra = [...csrSet].filter((k) => !authSet.has(k));
     if (extra.length)
-      throw new ApplianceError("badCSR", `CSR names identifiers that were not authorised: ${extra.join(", ")}`);
-    if (missing.length) throw new ApplianceError("badCSR", `CSR lacks authorised identifiers: ${missing.join(", ")}`);
+      throw new ApplianceError("badCSR", `CSR names identifiers that were not authorised: ${clipList(extra)}`);
+    if (missing.length) throw new ApplianceError("badCSR", `CSR lacks authorised identifiers: ${clipList(missing)}`);
     let commonName: string | undefined;
     if (csr.commonName !== undefined) {
       const cn = csr.commonName;
       const asIp = canonicalIp(cn);
       const match = asIp ? csrSet.has(`ip:${asIp}`) && cn === asIp : csrSet.has(`dns:${cn}`);
-      if (!match) throw new ApplianceError("badCSR", `CSR common name "${cn}" is not one of its subjectAltNames`);
-      if (cn.length > 64) throw new ApplianceError("badCSR", `CSR common name "${cn}" is longer than 64 characters`);
+      if (!match) throw new ApplianceError("badCSR", `CSR common name "${clip(cn)}" is not one of its subjectAltNames`);
+      if (cn.length > 64)
+        throw new ApplianceError("badCSR", `CSR common name "${clip(cn)}" is longer than 64 characters`);
       // An IP address is never put in the subject CN: verifiers (OpenSSL, Go) treat a CN that looks
       // like a host name as a DNS name and check it against the SubCA's DNS name constraints, so an
       // IP CN fails verification. The iPAddress SAN carries it (Let's Encrypt does the same).

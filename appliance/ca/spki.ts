@@ -1,5 +1,6 @@
 // SubjectPublicKeyInfo parsing into typed key material (RSA n/e, EC curve + point, Ed25519), the
 // input of the key policy. Strict DER; anything else is refused as a bad key. Pure.
+import { clip } from "../clip.js";
 import { ApplianceError } from "../errors.js";
 import { children, content, DerError, expectTag, oidToString, readUint, readWhole } from "./der.js";
 
@@ -47,7 +48,8 @@ export function parseSpki(spki: Buffer): PublicKeyInfo {
           throw new ApplianceError("badKey", "EC keys must name their curve (explicit parameters are refused)");
         const curveOid = oidToString(content(spki, p));
         const curve = CURVES[curveOid];
-        if (!curve) throw new ApplianceError("badKey", `EC curve ${curveOid} is not allowed (P-256 and P-384 are)`);
+        if (!curve)
+          throw new ApplianceError("badKey", `EC curve ${clip(curveOid)} is not allowed (P-256 and P-384 are)`);
         const size = curve === "P-256" ? 32 : 48;
         if (key[0] !== 0x04)
           throw new ApplianceError(
@@ -72,7 +74,7 @@ export function parseSpki(spki: Buffer): PublicKeyInfo {
       case "1.2.840.113549.1.1.10":
         throw new ApplianceError("badKey", "RSASSA-PSS-only keys are not accepted; use an rsaEncryption key");
       default:
-        throw new ApplianceError("badKey", `public key algorithm ${algOid} is not supported`);
+        throw new ApplianceError("badKey", `public key algorithm ${clip(algOid)} is not supported`);
     }
   } catch (e) {
     if (e instanceof ApplianceError) throw e;

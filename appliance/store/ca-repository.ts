@@ -154,6 +154,15 @@ export const caRepository = {
     );
   },
 
+  /** How many rows revokedFor() would return (the CRL service's staleness check at startup). */
+  async countRevokedFor(q: Queryable, issuerKeyId: Buffer, notAfterFrom: number): Promise<number> {
+    const r = await q.get<{ n: number }>(
+      "SELECT count(*) AS n FROM ca_certificates WHERE revoked_at IS NOT NULL AND issuer_key_id = ? AND not_after >= ?",
+      [issuerKeyId, notAfterFrom],
+    );
+    return r?.n ?? 0;
+  },
+
   counts(q: Queryable): Promise<Array<{ status: CertStatus; n: number }>> {
     return q.all("SELECT status, count(*) AS n FROM ca_certificates GROUP BY status");
   },

@@ -253,7 +253,7 @@ export class Db implements Queryable {
             value = await job.fn(this.w);
           } catch (e) {
             await this.w.run("ROLLBACK").catch(() => undefined);
-            job.reject(e);
+            job.reject(jobError(e));
             continue;
           }
           try {
@@ -271,12 +271,13 @@ export class Db implements Queryable {
         // commit after the last) go to SQLite as one exec: one thread-pool round trip per job
         // boundary instead of two or three. If a boundary fails, nothing of the batch commits.
         let boundaryFailed: unknown;
+        let lost: { at: number; error: unknown } | undefined;
         try {
           await this.exec("BEGIN IMMEDIATE; SAVEPOINT job");
         } catch (e) {
           boundaryFailed = e;
         }
-        for (let i = 0; i < batch.length && boundaryFailed === undefined; i++) {
+        for (let i = 0; i < batch.length && boundaryFailed === undefined && !lost; i++) {
           const job = batch[i]!;
           let ok = true;
           let value: unknown;
@@ -286,14 +287,26 @@ export class Db implements Queryable {
             ok = false;
             value = e;
           }
-          results.push({ ok, value });
+          results.push({ ok, value: ok ? value : jobError(value) });
           const last = i === batch.length - 1;
           const close = ok ? "RELEASE job" : "ROLLBACK TO job; RELEASE job";
           try {
             await this.exec(last ? `${close}; COMMIT` : `${close}; SAVEPOINT job`);
           } catch (e) {
-            boundaryFailed = e;
+            // after a failed job, a missing savepoint means SQLite rolled the whole transaction back
+            // by itself (SQLITE_FULL, IOERR, NOMEM, BUSY can): blame that job, not its neighbours
+            if (ok) boundaryFailed = e;
+            else lost = { at: i, error: value };
           }
+        }
+        if (lost) {
+          await this.w.run("ROLLBACK").catch(() => undefined);
+          // only the job that hit the error fails; the others committed nothing and run again in the
+          // next batch (a job body only touches `tx`, so running it again is running it later)
+          const { at, error } = lost;
+          batch[at]!.reject(storeError(error));
+          this.queue.unshift(...batch.slice(0, at), ...batch.slice(at + 1));
+          continue;
         }
         if (boundaryFailed !== undefined) {
           await this.w.run("ROLLBACK").catch(() => undefined);
@@ -366,12 +379,28 @@ interface BackupHandle {
   finish(cb: (e: Error | null) => void): void;
 }
 
+/** Conditions of the disk or the machine, not of the request: clients retry later. */
+const TRANSIENT = new Set([
+  "SQLITE_FULL",
+  "SQLITE_IOERR",
+  "SQLITE_NOMEM",
+  "SQLITE_BUSY",
+  "SQLITE_LOCKED",
+  "SQLITE_READONLY",
+]);
+
 function storeError(e: unknown): ApplianceError {
   if (e instanceof ApplianceError) return e;
   const code = (e as { code?: string }).code;
-  if (code === "SQLITE_FULL" || code === "SQLITE_IOERR")
-    return new ApplianceError("unavailable", `storage error: ${code}`, { cause: e });
+  if (code && TRANSIENT.has(code))
+    return new ApplianceError("unavailable", `storage error: ${code}`, { cause: e, retryAfter: 5 });
   return new ApplianceError("internal", `database error: ${code ?? (e as Error).message}`, { cause: e });
+}
+
+/** A job's own error as its caller sees it: storage trouble typed, anything else unchanged. */
+function jobError(e: unknown): unknown {
+  const code = (e as { code?: string } | undefined)?.code;
+  return code && TRANSIENT.has(code) ? storeError(e) : e;
 }
 
 async function migrate(writer: sqlite3.Database, path: string, opts: OpenOptions): Promise<void> {

@@ -30,7 +30,10 @@ export interface CaFixture {
 
 let tokens = 0;
 
-export async function caFixture(overrides: Record<string, unknown> = {}): Promise<CaFixture> {
+export async function caFixture(
+  overrides: Record<string, unknown> = {},
+  opts: { now?: () => Date; onError?: (e: unknown) => void } = {},
+): Promise<CaFixture> {
   const sh = testSoftHsm();
   const label = `ca-${++tokens}`;
   sh.createToken(label, "1234");
@@ -39,7 +42,7 @@ export async function caFixture(overrides: Record<string, unknown> = {}): Promis
   const boot = await bootstrapDemoPki({ dir, token, pkiBaseUrl: "http://127.0.0.1:8080", names: TEST_NAMES });
   const dbPath = join(dir, "plantroot.db");
   const db = await Db.open(dbPath, { migrations: MIGRATIONS });
-  const ca = await createCa({ config: { ...boot.config, ...overrides }, token, db });
+  const ca = await createCa({ config: { ...boot.config, ...overrides }, token, db, ...opts });
   return {
     ca,
     db,

@@ -61,6 +61,55 @@ describe("Db", () => {
     await db.close();
   });
 
+  it("a job after which SQLite rolled the whole batch back fails alone and typed; its neighbours commit once", async () => {
+    // SQLITE_FULL/IOERR/NOMEM/BUSY may end the transaction by themselves; a job that runs ROLLBACK
+    // reproduces that state deterministically (no savepoint left, autocommit mode)
+    const db = await Db.open(tmpDb(), { migrations: [M1] });
+    const first = db.write((tx) => tx.run("INSERT INTO items VALUES ('first', 0)"));
+    const [a, b, c, d] = await Promise.allSettled([
+      db.write((tx) => tx.run("INSERT INTO items VALUES ('a', 1)")),
+      db.write(async (tx) => {
+        await tx.run("INSERT INTO items VALUES ('b', 2)");
+        await tx.run("ROLLBACK");
+        throw Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL", errno: 13 });
+      }),
+      db.write((tx) => tx.run("INSERT INTO items VALUES ('c', 3)")),
+      db.write(async (tx) => {
+        await tx.run("INSERT INTO items VALUES ('d', 4)");
+        return "d";
+      }),
+    ]);
+    await first;
+    expect(a.status).toBe("fulfilled");
+    expect(b.status).toBe("rejected");
+    expect((b as PromiseRejectedResult).reason).toMatchObject({
+      kind: "unavailable",
+      message: "storage error: SQLITE_FULL",
+    });
+    expect(c.status).toBe("fulfilled");
+    expect(d).toEqual({ status: "fulfilled", value: "d" });
+    expect(await db.all("SELECT k FROM items ORDER BY k")).toEqual([
+      { k: "a" },
+      { k: "c" },
+      { k: "d" },
+      { k: "first" },
+    ]);
+    // the writer is healthy afterwards
+    await db.write((tx) => tx.run("INSERT INTO items VALUES ('e', 5)"));
+    expect(await db.get("SELECT v FROM items WHERE k = 'e'")).toEqual({ v: 5 });
+    await db.close();
+  });
+
+  it("storage errors raised inside a job reach the caller typed as unavailable", async () => {
+    const db = await Db.open(tmpDb(), { migrations: [M1] });
+    await expect(
+      db.write(async () => {
+        throw Object.assign(new Error("SQLITE_IOERR: disk I/O error"), { code: "SQLITE_IOERR" });
+      }),
+    ).rejects.toMatchObject({ kind: "unavailable", retryAfter: 5 });
+    await db.close();
+  });
+
   it("takes a consistent online backup while writes continue", async () => {
     const dir = mkdtempSync(join(tmpdir(), "store-bk-"));
     const db = await Db.open(join(dir, "a.db"), { migrations: [M1] });

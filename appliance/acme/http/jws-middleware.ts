@@ -53,15 +53,26 @@ export async function readBody(ctx: AcmeContext, max: number): Promise<Buffer> {
   const declared = ctx.get("content-length");
   if (declared && Number(declared) > max)
     throw problems.malformed(`the request body is larger than ${max} bytes`, { status: 413 });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > max) {
-      ctx.req.destroy();
-      throw problems.malformed(`the request body is larger than ${max} bytes`, { status: 413 });
-    }
-    chunks.push(chunk as Buffer);
+  const chunks = await new Promise<Buffer[] | undefined>((resolve, reject) => {
+    const got: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) return void got.push(chunk);
+      // stop buffering and answer 413; Node discards the rest of the body after the response and
+      // closes the connection (destroying the socket here would reset it before the client reads the 413)
+      ctx.req.off("data", onData);
+      ctx.req.off("end", onEnd);
+      resolve(undefined);
+    };
+    const onEnd = () => resolve(got);
+    ctx.req.on("data", onData);
+    ctx.req.once("end", onEnd);
+    ctx.req.once("error", reject);
+  });
+  if (!chunks) {
+    ctx.set("Connection", "close");
+    throw problems.malformed(`the request body is larger than ${max} bytes`, { status: 413 });
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

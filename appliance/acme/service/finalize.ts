@@ -1,6 +1,7 @@
 // Finalize (RFC 8555 §7.4): CSR checks against the order, ready → processing → valid | invalid,
 // issuance through the CA contract. A quick issuance is stored in one write (ready → valid); a slow
 // one is stored as processing (with the CSR) before the answer, and resumed after a restart.
+import { clipList } from "../../clip.js";
 import { isApplianceError } from "../../errors.js";
 import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
@@ -38,8 +39,8 @@ export class Finalizer {
       const missing = [...want].filter((k) => !got.has(k));
       const extra = [...got].filter((k) => !want.has(k));
       throw problems.badCSR(
-        `the CSR must name exactly the order's identifiers${missing.length ? `; missing ${missing.join(", ")}` : ""}${
-          extra.length ? `; not in the order ${extra.join(", ")}` : ""
+        `the CSR must name exactly the order's identifiers${missing.length ? `; missing ${clipList(missing)}` : ""}${
+          extra.length ? `; not in the order ${clipList(extra)}` : ""
         }`,
       );
     }

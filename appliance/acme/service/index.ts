@@ -56,7 +56,7 @@ export class AcmeService {
       validator: opts.validator,
       links: opts.links,
       config,
-      limits: new RateLimiter(config.rateLimits, () => now().getTime()),
+      limits: new RateLimiter(config.rateLimits), // monotonic: wall-clock steps must not lock clients out
       keys: new AccountKeyCache(),
       cache: new RecordCache(),
       events: opts.events ?? NO_EVENTS,

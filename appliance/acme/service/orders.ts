@@ -1,5 +1,6 @@
 // Order resources (RFC 8555 §7.4, RFC 8738, RFC 9773 `replaces`, ACME profiles): newOrder with
 // identifier policy, validity and profile checks, authorization reuse and pre-authorisation; reads.
+import { quoted } from "../../clip.js";
 import type { Identifier } from "../../ca/api.js";
 import * as authzRepo from "../../store/acme/authorizations.js";
 import * as ordersRepo from "../../store/acme/orders.js";
@@ -70,7 +71,7 @@ export async function newOrder(
   const profiles = ctx.ca.profiles();
   const profileName = (payload.profile as string | undefined) ?? ctx.ca.defaultProfile;
   const profile = profiles.find((p) => p.name === profileName);
-  if (!profile) throw problems.invalidProfile(`profile ${JSON.stringify(profileName)} is not offered`);
+  if (!profile) throw problems.invalidProfile(`profile ${quoted(profileName)} is not offered`);
   checkRequestedValidity(
     notBefore,
     notAfter,
