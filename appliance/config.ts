@@ -9,7 +9,12 @@ import { ApplianceError } from "./errors.js";
 const port = z.int().min(0).max(65535);
 const seconds = z.int().min(1);
 const limit = z.strictObject({ count: z.int().min(1), periodSeconds: seconds });
-const pinSource = z.union([z.strictObject({ file: z.string().min(1) }), z.strictObject({ env: z.string().min(1) })]);
+const pinSource = z.union([
+  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ env: z.string().min(1) }),
+  /** a systemd credential (LoadCredential=NAME:…), read from $CREDENTIALS_DIRECTORY */
+  z.strictObject({ credential: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "must be a credential name") }),
+]);
 
 export const acmeConfigSchema = z.strictObject({
   /** newAccount needs External Account Binding (default true) */
@@ -40,48 +45,58 @@ export const acmeConfigSchema = z.strictObject({
     .prefault({}),
 });
 
-export const serveConfigSchema = z.strictObject({
-  /** where the database, the HTTPS key and certificate live */
-  dataDir: z.string().min(1),
-  listen: z.strictObject({
-    host: z.string().min(1),
-    /** ACME over HTTPS */
-    port: port.default(443),
-    /** CRL, OCSP and CA certificates over plain HTTP */
-    httpPort: port.default(80),
-    metrics: z.strictObject({ host: z.string().min(1).default("127.0.0.1"), port: port.default(9090) }).prefault({}),
-  }),
-  /** https://name[:port] as devices reach the ACME server (default https://listen.host:listen.port) */
-  publicUrl: z
-    .string()
-    .regex(/^https:\/\/[^/\s?#]+$/, "must be https://host[:port] without a path")
-    .optional(),
-  /** names and addresses in the appliance's own HTTPS certificate */
-  tlsNames: z.array(z.string().min(1)).min(1),
-  hsm: z.strictObject({
-    /** PKCS#11 module (default: SoftHSM2's) */
-    library: z.string().min(1).optional(),
-    /** label of the token with the issuing and audit keys */
-    token: z.string().min(1),
-    /** where the user PIN comes from: {"file": "/run/credentials/…"} or {"env": "NAME"} */
-    pin: pinSource,
-  }),
-  /** the CA section (appliance/ca config) */
-  ca: z.unknown(),
-  /** the validation section (appliance/validation config) */
-  validation: z.unknown(),
-  acme: acmeConfigSchema.prefault({}),
-  server: z
-    .strictObject({
-      maxConnections: z.int().min(1).default(2048),
-      maxConnectionsPerAddress: z.int().min(1).default(128),
-      handshakeTimeoutMs: z.int().min(1000).default(10_000),
-      headersTimeoutMs: z.int().min(1000).default(10_000),
-      requestTimeoutMs: z.int().min(1000).default(30_000),
-      keepAliveTimeoutMs: z.int().min(1000).default(30_000),
-    })
-    .prefault({}),
-});
+export const serveConfigSchema = z
+  .strictObject({
+    /** where the database, the HTTPS key and certificate live */
+    dataDir: z.string().min(1),
+    listen: z.strictObject({
+      host: z.string().min(1),
+      /** ACME over HTTPS */
+      port: port.default(443),
+      /** CRL, OCSP and CA certificates over plain HTTP */
+      httpPort: port.default(80),
+      metrics: z.strictObject({ host: z.string().min(1).default("127.0.0.1"), port: port.default(9090) }).prefault({}),
+    }),
+    /** https://name[:port] as devices reach the ACME server (default https://listen.host:listen.port) */
+    publicUrl: z
+      .string()
+      .regex(/^https:\/\/[^/\s?#]+$/, "must be https://host[:port] without a path")
+      .optional(),
+    /** names and addresses in the appliance's own HTTPS certificate */
+    tlsNames: z.array(z.string().min(1)).min(1),
+    hsm: z.strictObject({
+      /** PKCS#11 module (default: SoftHSM2's) */
+      library: z.string().min(1).optional(),
+      /** label of the token with the issuing and audit keys */
+      token: z.string().min(1),
+      /** where the user PIN comes from: {"credential": "hsm-pin"} (systemd), {"file": "/run/…"} or {"env": "NAME"} */
+      pin: pinSource,
+    }),
+    /** the CA section (appliance/ca config) */
+    ca: z.unknown(),
+    /** the validation section (appliance/validation config) */
+    validation: z.unknown(),
+    acme: acmeConfigSchema.prefault({}),
+    server: z
+      .strictObject({
+        maxConnections: z.int().min(1).default(2048),
+        maxConnectionsPerAddress: z.int().min(1).default(128),
+        handshakeTimeoutMs: z.int().min(1000).default(10_000),
+        headersTimeoutMs: z.int().min(1000).default(10_000),
+        requestTimeoutMs: z.int().min(1000).default(30_000),
+        keepAliveTimeoutMs: z.int().min(1000).default(30_000),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // a wildcard listen address is not a name devices can reach: the directory would advertise it
+    if (!c.publicUrl && /^(0\.0\.0\.0|::|\[::\])$/.test(c.listen.host))
+      ctx.addIssue({
+        code: "custom",
+        path: ["publicUrl"],
+        message: `required when listen.host is ${c.listen.host} (the URL devices use, e.g. https://ca.plant.example)`,
+      });
+  });
 
 export type ServeConfig = z.infer<typeof serveConfigSchema>;
 

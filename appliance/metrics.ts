@@ -87,14 +87,16 @@ export class Histogram implements Metric {
   }
 }
 
+/** A gauge, or a counter kept elsewhere: values read at scrape time. */
 export class Gauge implements Metric {
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly read: () => Array<{ labels?: Labels; value: number }>,
+    private readonly type: "gauge" | "counter" = "gauge",
   ) {}
   render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     for (const { labels, value } of this.read()) {
       const k = labelKey(labels ?? {});
       lines.push(`${this.name}${k ? `{${k}}` : ""} ${value}`);
@@ -117,6 +119,12 @@ export class Registry {
   }
   gauge(name: string, help: string, read: () => Array<{ labels?: Labels; value: number }>): Gauge {
     const g = new Gauge(name, help, read);
+    this.metrics.push(g);
+    return g;
+  }
+  /** A counter another component keeps (monotonic), read at scrape time. */
+  counterFrom(name: string, help: string, read: () => Array<{ labels?: Labels; value: number }>): Gauge {
+    const g = new Gauge(name, help, read, "counter");
     this.metrics.push(g);
     return g;
   }

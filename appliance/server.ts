@@ -155,6 +155,21 @@ export class ApplianceServer {
         return t.length ? [{ value: Math.min(...t) }] : [];
       },
     );
+    const db = o.db.stats;
+    registry.counterFrom(
+      "plantroot_db_calls_total",
+      "calls into SQLite (thread-pool round trips) by connection",
+      () => [
+        { labels: { connection: "writer" }, value: db.writerCalls },
+        { labels: { connection: "reader" }, value: db.readerCalls },
+      ],
+    );
+    registry.counterFrom("plantroot_db_commits_total", "durable write transactions committed", () => [
+      { value: db.commits },
+    ]);
+    registry.counterFrom("plantroot_db_write_jobs_total", "store write jobs (group-committed)", () => [
+      { value: db.writeJobs },
+    ]);
     registry.gauge(
       "plantroot_tls_certificate_expiry_timestamp_seconds",
       "notAfter of the appliance's HTTPS certificate",

@@ -40,6 +40,19 @@ function wrap(conn: sqlite3.Database): Queryable {
   };
 }
 
+/** Work counters of a Db (monotonic; exported as Prometheus counters, read by the benches). */
+export interface DbStats {
+  /** calls into SQLite on the writer connection (statements and multi-statement execs): each is a
+   *  thread-pool round trip */
+  writerCalls: number;
+  /** statements on the reader connection */
+  readerCalls: number;
+  /** write transactions committed (each one fsync with synchronous=FULL) */
+  commits: number;
+  /** Db.write jobs run */
+  writeJobs: number;
+}
+
 /**
  * A connection's statements, prepared once and reused (preparing a statement per call costs more
  * CPU than running it). Every call runs its statement to completion (`all`/`run`), so no statement
@@ -51,6 +64,8 @@ class PreparedStatements implements Queryable {
 
   constructor(
     private readonly conn: sqlite3.Database,
+    private readonly stats: DbStats,
+    private readonly counter: "writerCalls" | "readerCalls",
     private readonly max = 512,
   ) {}
 
@@ -84,6 +99,7 @@ class PreparedStatements implements Queryable {
 
   async run(sql: string, params: SqlParams = []): Promise<RunResult> {
     const st = await this.statement(sql);
+    this.stats[this.counter]++;
     return new Promise((resolve, reject) =>
       st.run(params, function (this: sqlite3.RunResult, err: Error | null) {
         if (err) reject(err);
@@ -98,6 +114,7 @@ class PreparedStatements implements Queryable {
 
   async all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
     const st = await this.statement(sql);
+    this.stats[this.counter]++;
     return new Promise((resolve, reject) =>
       st.all(params, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows))),
     );
@@ -148,6 +165,7 @@ export class Db implements Queryable {
   private closed = false;
   private readonly r: PreparedStatements;
   private readonly w: Queryable & { finalizeAll?(): Promise<void> };
+  readonly stats: DbStats = { writerCalls: 0, readerCalls: 0, commits: 0, writeJobs: 0 };
 
   private constructor(
     readonly path: string,
@@ -155,8 +173,8 @@ export class Db implements Queryable {
     private readonly reader: sqlite3.Database,
     private readonly maxBatch: number,
   ) {
-    this.r = new PreparedStatements(reader);
-    this.w = writer ? new PreparedStatements(writer) : readOnlyWriter;
+    this.r = new PreparedStatements(reader, this.stats, "readerCalls");
+    this.w = writer ? new PreparedStatements(writer, this.stats, "writerCalls") : readOnlyWriter;
   }
 
   static async open(path: string, opts: OpenOptions): Promise<Db> {
@@ -238,6 +256,7 @@ export class Db implements Queryable {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
+        this.stats.writeJobs += batch.length;
         const results: Array<{ ok: boolean; value: unknown }> = [];
         if (batch.length === 1) {
           try {
@@ -263,6 +282,7 @@ export class Db implements Queryable {
             job.reject(storeError(e));
             continue;
           }
+          this.stats.commits++;
           job.resolve(value);
           continue;
         }
@@ -313,6 +333,7 @@ export class Db implements Queryable {
           for (const j of batch) j.reject(storeError(boundaryFailed));
           continue;
         }
+        this.stats.commits++;
         batch.forEach((j, i) => {
           const r = results[i]!;
           if (r.ok) j.resolve(r.value);
@@ -328,6 +349,7 @@ export class Db implements Queryable {
   private exec(sql: string): Promise<void> {
     // only reached from drain(), which write() never starts on a read-only Db
     if (!this.writer) return Promise.reject(new ApplianceError("internal", "database was opened read-only"));
+    this.stats.writerCalls++;
     return exec(this.writer, sql);
   }
 

@@ -222,7 +222,9 @@ function report(name: string, r: Awaited<ReturnType<typeof soak>>): void {
       return `${m.ok[o]} / ${fmt(percentile(l, 50), 0)} / ${fmt(percentile(l, 99), 0)}`;
     });
     const errs = Object.values(m.errors).reduce((a, b) => a + b, 0);
-    console.log(`| ${i + 1} | ${cells.join(" | ")} | ${errs} | ${fmt((100 * m.cpuMs) / Math.max(1, m.ms), 1)} | ${fmt(m.rssMb, 0)} |`);
+    console.log(
+      `| ${i + 1} | ${cells.join(" | ")} | ${errs} | ${fmt((100 * m.cpuMs) / Math.max(1, m.ms), 1)} | ${fmt(m.rssMb, 0)} |`,
+    );
   });
   const errors: Record<string, number> = {};
   for (const m of r.minutes) for (const [k, v] of Object.entries(m.errors)) errors[k] = (errors[k] ?? 0) + v;

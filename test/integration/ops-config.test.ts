@@ -9,6 +9,7 @@ import { checkConfigFile } from "../../cli/commands/config.js";
 interface Cfg {
   dataDir?: string;
   listen: { host: string; port: number; httpPort: number };
+  publicUrl?: string;
   tlsNames: string[];
   validation: { allowedNetworks: string[]; resolver: { hosts: Record<string, string[]> } };
   hsm: { library: string; token: string; pin: { file: string } | { env: string } };
@@ -32,6 +33,7 @@ function setup(mutate: (c: Cfg) => void = () => {}, pinMode = 0o600) {
   const cfg: Cfg = {
     dataDir: join(dir, "data"),
     listen: { host: "0.0.0.0", port: 443, httpPort: 80 },
+    publicUrl: "https://plantroot.plant.example",
     tlsNames: ["plantroot.plant.example"],
     validation: { allowedNetworks: ["10.20.0.0/16"], resolver: { hosts: { "plc1.plant.example": ["10.20.0.7"] } } },
     hsm: {

@@ -1,6 +1,6 @@
 // appliance/store/db.ts internals the ACME hot path relies on: reused prepared statements never
 // leave a reader on an old snapshot, the cache survives more distinct statements than it holds, and
-// a lone write job that fails rolls back without a savepoint.
+// a lone write job that fails rolls back without a savepoint; the work counters count what ran.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +49,33 @@ describe("Db statements", () => {
     await expect(db.write((tx) => tx.run("INSERT INTO kv VALUES ('y', 1), ('y', 2)"))).rejects.toThrow(/UNIQUE/);
     await db.write((tx) => tx.run("INSERT INTO kv VALUES ('z', 3)"));
     expect(await db.all("SELECT k FROM kv ORDER BY k")).toEqual([{ k: "z" }]);
+    await db.close();
+  });
+
+  it("counts SQLite calls per connection, write jobs and commits", async () => {
+    const db = await open();
+    const s0 = { ...db.stats };
+    // a lone job: BEGIN, its statement, COMMIT on the writer; one commit
+    await db.write((tx) => tx.run("INSERT INTO kv VALUES ('a', 1)"));
+    expect(db.stats.writerCalls - s0.writerCalls).toBe(3);
+    expect(db.stats.commits - s0.commits).toBe(1);
+    expect(db.stats.writeJobs - s0.writeJobs).toBe(1);
+    await db.get("SELECT v FROM kv WHERE k = ?", ["a"]);
+    await db.all("SELECT v FROM kv");
+    expect(db.stats.readerCalls - s0.readerCalls).toBe(2);
+    // a failing lone job commits nothing
+    const s1 = { ...db.stats };
+    await expect(db.write((tx) => tx.run("INSERT INTO kv VALUES ('a', 2)"))).rejects.toThrow(/UNIQUE/);
+    expect(db.stats.commits).toBe(s1.commits);
+    expect(db.stats.writeJobs - s1.writeJobs).toBe(1);
+    // jobs queued together share one commit
+    const s2 = { ...db.stats };
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => db.write((tx) => tx.run("INSERT INTO kv VALUES (?, ?)", [`b${i}`, i]))),
+    );
+    expect(db.stats.writeJobs - s2.writeJobs).toBe(5);
+    expect(db.stats.commits - s2.commits).toBeLessThanOrEqual(2);
+    expect(await db.get<{ n: number }>("SELECT count(*) AS n FROM kv")).toEqual({ n: 6 });
     await db.close();
   });
 });

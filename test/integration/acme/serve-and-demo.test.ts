@@ -76,6 +76,8 @@ describe("plantroot serve", () => {
       [{ ...good, hsm: { token: "t", pin: "1234" } }, /field hsm\.pin/],
       [{ ...good, ca: { ...(good.ca as object), pkiBaseUrl: "https://x" } }, /field ca\.pkiBaseUrl/],
       [{ ...good, validation: { resolver: { hosts: {} } } }, /field validation\.allowedNetworks/],
+      [{ ...good, listen: { ...(good.listen as object), host: "0.0.0.0" }, publicUrl: undefined }, /field publicUrl/],
+      [{ ...good, hsm: { token: "t", pin: { credential: "../etc/shadow" } } }, /field hsm\.pin/],
     ];
     for (const [config, want] of cases) {
       const f = join(dir, "bad.json");

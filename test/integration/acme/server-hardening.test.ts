@@ -70,6 +70,23 @@ describe("metrics listener", () => {
     // the ACME listener does not serve metrics, the metrics listener serves nothing else
     expect((await get(h.app.server.ports.metrics, "/acme/directory")).status).toBe(404);
   });
+
+  it("exports the store's work counters (SQLite calls, commits, write jobs)", async () => {
+    const n = (body: string, re: RegExp) => Number(re.exec(body)?.[1]);
+    const writer = /^plantroot_db_calls_total\{connection="writer"\} (\d+)$/m;
+    const commits = /^plantroot_db_commits_total (\d+)$/m;
+    const jobs = /^plantroot_db_write_jobs_total (\d+)$/m;
+    const before = (await get(h.app.server.ports.metrics, "/metrics")).body;
+    for (const re of [writer, commits, jobs]) expect(before).toMatch(re);
+    const a = await RawAccount.create(c);
+    await a.newOrder([{ type: "dns", value: "counters.localhost" }]);
+    const after = (await get(h.app.server.ports.metrics, "/metrics")).body;
+    expect(n(after, writer)).toBeGreaterThan(n(before, writer));
+    expect(n(after, commits)).toBeGreaterThan(n(before, commits));
+    expect(n(after, jobs)).toBeGreaterThan(n(before, jobs));
+    expect(after).toMatch(/^plantroot_db_calls_total\{connection="reader"\} \d+$/m);
+    expect(after).toMatch(/^# TYPE plantroot_db_commits_total counter$/m);
+  });
 });
 
 describe("HTTPS identity", () => {
