@@ -85,7 +85,10 @@ export async function getAuthorizations(q: Queryable, ids: readonly string[]): P
   return ids.map((id) => byId.get(id)).filter((a): a is Versioned<Authorization> => a !== undefined);
 }
 
-/** The valid authorization of this account for the identifier that lives longest past `until`. */
+/**
+ * The authorization of this account for the identifier to reuse in a new order: a valid one (the one
+ * that lives longest past `until`), else a pending one (Boulder's reuse; bounds pending work per account).
+ */
 export async function findReusableAuthorization(
   q: Queryable,
   accountId: string,
@@ -95,7 +98,8 @@ export async function findReusableAuthorization(
 ): Promise<Versioned<Authorization> | undefined> {
   const r = await q.get<Row>(
     `SELECT * FROM acme_authorizations WHERE account_id = ? AND identifier_type = ? AND identifier_value = ?
-       AND wildcard = ? AND status = 'valid' AND expires >= ? ORDER BY expires DESC LIMIT 1`,
+       AND wildcard = ? AND status IN ('valid', 'pending') AND expires >= ?
+     ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`,
     [accountId, identifier.type, identifier.value, wildcard ? 1 : 0, until],
   );
   return r && fromRow(r);
