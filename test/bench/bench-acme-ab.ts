@@ -56,7 +56,7 @@ async function main(): Promise<void> {
         }
         rows.get(t.name)!.push(row);
         console.log(
-          `${t.name.padEnd(8)} rep ${rep}: server CPU ${row.cpuMsPerCert.toFixed(2)} ms/cert, ${row.certsPerSec.toFixed(0)} certs/s, p99 ${row.p99.toFixed(0)} ms, failed ${row.result.failed}${row.result.stalled ? " (STALLED)" : ""}` +
+          `${t.name.padEnd(8)} rep ${rep}: server CPU ${row.cpuMsPerCert.toFixed(2)} ms/cert, ${row.certsPerSec.toFixed(0)} certs/s, p99 ${row.p99.toFixed(0)} ms, peak RSS ${row.peakRssMb.toFixed(0)} MB, failed ${row.result.failed}${row.result.stalled ? " (STALLED)" : ""}` +
             (row.db
               ? `, SQLite calls/cert ${row.db.writerCalls.toFixed(2)} writer + ${row.db.readerCalls.toFixed(2)} reader, commits/cert ${row.db.commits.toFixed(2)}`
               : ""),
