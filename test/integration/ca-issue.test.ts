@@ -352,6 +352,62 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
   });
 });
 
+describe("the installed SubCA's own name constraints bind even when the config policy is broader", () => {
+  it("refuses names outside the SubCA certificate's constraints before signing; nothing recorded", async () => {
+    // the SubCA (bootstrap TEST_NAMES) permits plant.example/localhost, 10.20.0.0/16, ... and excludes
+    // bad.plant.example and 10.20.99.0/24; the configured policy permits all of example. and 10/8
+    const g = await caFixture({
+      policy: {
+        permittedDns: ["example", "localhost"],
+        excludedDns: [],
+        permittedIp: ["10.0.0.0/8", "127.0.0.0/8", "::1/128"],
+        excludedIp: [],
+      },
+    });
+    try {
+      const text = openssl([
+        "x509",
+        "-noout",
+        "-text",
+        "-in",
+        writeTemp(g.dir, "sub.pem", derToPem(g.boot.issuingDer)),
+      ]);
+      expect(text).toMatch(/Permitted:\s+DNS:plant\.example/);
+      expect(text).not.toMatch(/DNS:example\b/);
+      const counts = async () => ({
+        certs: (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n,
+        audit: (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM audit_log"))!.n,
+      });
+      // the control: a name both allow is issued
+      const okIds = [dns("plc.plant.example")];
+      const ok = await g.ca.issue({ csr: csrFor(okIds), identifiers: okIds, requester });
+      expect(ok.serial).toMatch(/^[0-9a-f]+$/);
+      for (const [id, why] of [
+        [dns("other.example"), /outside the permitted DNS subtrees/],
+        [dns("x.bad.plant.example"), /excluded DNS subtree "bad.plant.example"/],
+        [ip("10.30.0.1"), /outside the permitted IP ranges/],
+        [ip("10.20.99.5"), /excluded IP range 10.20.99.0\/24/],
+      ] as const) {
+        // the configured policy alone would allow it ...
+        expect(g.ca.checkIdentifiers([id])[0]!.reason).toMatch(/issuing CA certificate's name constraints/);
+        const before = await counts();
+        const err = await g.ca.issue({ csr: csrFor([id]), identifiers: [id], requester }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isApplianceError(err), String(err)).toBe(true);
+        expect((err as { kind: string }).kind).toBe("rejectedIdentifier");
+        expect((err as Error).message).toMatch(why);
+        expect((err as Error).message).toMatch(/\(issuing CA certificate's name constraints\)/);
+        // ... no intent row, no certificate, no audit entry
+        expect(await counts()).toEqual(before);
+      }
+    } finally {
+      await g.close();
+    }
+  });
+});
+
 describe("failures after the intent", () => {
   async function withSign(replacement: (orig: HsmKey["sign"]) => HsmKey["sign"], body: () => Promise<void>) {
     const orig = HsmKey.prototype.sign;
