@@ -408,6 +408,73 @@ describe("the installed SubCA's own name constraints bind even when the config p
   });
 });
 
+describe("validity per profile", () => {
+  it("device-client gets its own validity and maximum; device-tls keeps the global ones", async () => {
+    const g = await caFixture({
+      profiles: {
+        validityDays: 30,
+        maxValidityDays: 397,
+        perProfile: { "device-client": { validityDays: 7, maxValidityDays: 14 } },
+      },
+    });
+    try {
+      expect(g.ca.profiles().map((p) => [p.name, p.validitySeconds])).toEqual([
+        ["device-tls", 30 * 86400],
+        ["device-client", 7 * 86400],
+      ]);
+      const n = async () => (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+      const days = (der: Buffer) => {
+        const c = parseCertificate(der);
+        return (c.notAfter.getTime() - c.notBefore.getTime() + 1000) / 86400_000;
+      };
+      const ids = [dns("pp.plant.example")];
+      const tls = await g.ca.issue({ csr: csrFor(ids), identifiers: ids, requester });
+      const client = await g.ca.issue({ csr: csrFor(ids), identifiers: ids, profile: "device-client", requester });
+      expect(days(tls.der)).toBe(30);
+      expect(days(client.der)).toBe(7);
+      // requested windows: 20 days is within device-tls's 397 but beyond device-client's 14
+      const in20 = new Date(Date.now() + 20 * 86400_000);
+      await g.ca.issue({ csr: csrFor(ids), identifiers: ids, notAfter: in20, requester });
+      const before = await n();
+      await expect(
+        g.ca.issue({ csr: csrFor(ids), identifiers: ids, profile: "device-client", notAfter: in20, requester }),
+      ).rejects.toMatchObject({
+        kind: "policyViolation",
+        message: expect.stringMatching(/exceeds profile "device-client" maximum of 14.0 days/),
+      });
+      expect(await n()).toBe(before);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it("a per-profile validity beyond the issuer's notAfter is refused, not shortened", async () => {
+    // the fixture SubCA lives 2 years; device-client's default validity is 3 years
+    const g = await caFixture({
+      profiles: {
+        maxValidityDays: 3650,
+        perProfile: { "device-client": { validityDays: 1100, maxValidityDays: 1200 } },
+      },
+    });
+    try {
+      const ids = [dns("pp2.plant.example")];
+      const n = async () => (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+      const before = await n();
+      await expect(
+        g.ca.issue({ csr: csrFor(ids), identifiers: ids, profile: "device-client", requester }),
+      ).rejects.toMatchObject({
+        kind: "policyViolation",
+        message: expect.stringMatching(/after the issuing CA certificate/),
+      });
+      expect(await n()).toBe(before);
+      const tls = await g.ca.issue({ csr: csrFor(ids), identifiers: ids, requester });
+      expect(tls.notAfter.getTime() - tls.notBefore.getTime()).toBe(30 * 86400_000 - 1000);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
 describe("failures after the intent", () => {
   async function withSign(replacement: (orig: HsmKey["sign"]) => HsmKey["sign"], body: () => Promise<void>) {
     const orig = HsmKey.prototype.sign;
