@@ -25,8 +25,16 @@ const dns = (value: string): Identifier => ({ type: "dns", value });
 const ip = (value: string): Identifier => ({ type: "ip", value });
 const requester = { accountId: "acct-1", orderId: "order-1" };
 
-async function rowCount(): Promise<number> {
-  return (await f.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+async function rowCount(on: CaFixture = f): Promise<number> {
+  return (await on.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+}
+
+/** Rows in ca_certificates (intents included) and audit entries. */
+async function recorded(on: CaFixture): Promise<{ rows: number; audit: number }> {
+  return {
+    rows: await rowCount(on),
+    audit: (await on.db.get<{ n: number }>("SELECT count(*) AS n FROM audit_log"))!.n,
+  };
 }
 
 /** The request is refused with `kind` and a message matching `reason`, and nothing is recorded. */
@@ -34,9 +42,10 @@ async function refused(
   req: Parameters<CaFixture["ca"]["issue"]>[0],
   kind: ApplianceErrorKind,
   reason: RegExp,
+  on: CaFixture = f,
 ): Promise<void> {
-  const before = await rowCount();
-  const err = await f.ca.issue(req).then(
+  const before = await recorded(on);
+  const err = await on.ca.issue(req).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -44,7 +53,7 @@ async function refused(
   expect(isApplianceError(err), String(err)).toBe(true);
   expect((err as { kind: string }).kind).toBe(kind);
   expect((err as Error).message).toMatch(reason);
-  expect(await rowCount()).toBe(before);
+  expect(await recorded(on)).toEqual(before);
 }
 
 function verifyLeaf(der: Buffer, name: string, purpose = "sslserver"): string {
@@ -330,6 +339,56 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
       "policyViolation",
       /unknown certificate profile/,
     );
+  });
+
+  it("too many identifiers; notBefore more than a day in the future", async () => {
+    const many = Array.from({ length: 21 }, (_, i) => dns(`n${i}.plant.example`));
+    await refused(
+      { csr: csrFor(many), identifiers: many, requester },
+      "policyViolation",
+      /21 identifiers exceed this CA's maximum of 20 per certificate/,
+    );
+    const ids = [dns("future.plant.example")];
+    await refused(
+      { csr: csrFor(ids), identifiers: ids, notBefore: new Date(Date.now() + 25 * 3600_000), requester },
+      "policyViolation",
+      /requested notBefore is more than a day in the future/,
+    );
+  });
+
+  it("key policy from the config: RSA above maxRsaBits, P-384 disabled, RSA disabled", async () => {
+    const g = await caFixture({ keyPolicy: { maxRsaBits: 2048, allowP384: false } });
+    const h = await caFixture({ keyPolicy: { allowRsa: false } });
+    try {
+      const ids = [dns("kp.plant.example")];
+      const rsa3072 = generateKeyPairSync("rsa", { modulusLength: 3072 });
+      const csr3072 = buildCsr({
+        privateKey: rsa3072.privateKey,
+        spki: Buffer.from(rsa3072.publicKey.export({ type: "spki", format: "der" })),
+        sans: ids,
+        alg: "rsa-pkcs1-sha256",
+      });
+      await refused(
+        { csr: csr3072, identifiers: ids, requester },
+        "badKey",
+        /RSA key too large: 3072 bits \(maximum 2048\)/,
+        g,
+      );
+      const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+      const csr384 = buildCsr({
+        privateKey: p384.privateKey,
+        spki: Buffer.from(p384.publicKey.export({ type: "spki", format: "der" })),
+        sans: ids,
+        alg: "ecdsa-sha384",
+      });
+      await refused({ csr: csr384, identifiers: ids, requester }, "badKey", /P-384 keys are not allowed/, g);
+      // the same P-384 CSR is issued where P-384 is allowed (the default): the refusal is the config's
+      expect((await f.ca.issue({ csr: csr384, identifiers: ids, requester })).serial).toMatch(/^[0-9a-f]+$/);
+      await refused({ csr: csr3072, identifiers: ids, requester }, "badKey", /RSA keys are not allowed/, h);
+    } finally {
+      await g.close();
+      await h.close();
+    }
   });
 
   it("validity never beyond the issuer's notAfter (profile allowing 10 years)", async () => {
