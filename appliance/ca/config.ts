@@ -110,6 +110,8 @@ export const caConfigSchema = z
         fermatRounds: z.number().int().min(100).max(100_000).default(DEFAULT_KEY_POLICY.fermatRounds),
         /** file of blocked keys: one lower-case hex SHA-256 of the SPKI DER per line, # comments */
         blockedKeysFile: z.string().optional(),
+        /** openssl-blacklist files of Debian weak RSA keys (blacklist.RSA-2048, ...); see docs/issuance-cycle.md */
+        debianWeakKeysFiles: z.array(z.string().min(1)).min(1).optional(),
       })
       .strict()
       .default({ ...DEFAULT_KEY_POLICY }),
