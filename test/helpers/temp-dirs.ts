@@ -1,5 +1,5 @@
-// Test helper: temp directories a test file's process created, removed when that file ends (vitest
-// afterAll from test/setup-cleanup.ts, and process exit as a fallback); only the creating process removes.
+// Test helper: temp directories a vitest test file's process created, removed when that file ends
+// (afterAll from test/setup-cleanup.ts); only the creating process removes them.
 import { rmSync } from "node:fs";
 
 const owner = process.pid;
@@ -24,4 +24,6 @@ export function removeRegisteredDirs(): void {
   }
 }
 
-process.once("exit", removeRegisteredDirs);
+// Deliberately no process 'exit' hook: helper processes a test spawns (test/fixtures/load-writer.ts
+// builds a CA fixture) exit while the test still uses their directories; vitest workers never reach
+// 'exit' hooks anyway. Outside vitest nothing is removed here.
