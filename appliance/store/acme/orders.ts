@@ -153,11 +153,15 @@ export async function getOrderBySerial(q: Queryable, serial: string): Promise<Ve
   return r && fromRow(r);
 }
 
-/** A valid order that already replaced the certificate with this RFC 9773 certificate ID. */
-export async function findReplacingOrder(q: Queryable, certId: string): Promise<string | undefined> {
+/** An order (other than `exceptOrderId`) replacing or that replaced the certificate with this RFC 9773 ID. */
+export async function findReplacingOrder(
+  q: Queryable,
+  certId: string,
+  exceptOrderId = "",
+): Promise<string | undefined> {
   const r = await q.get<{ id: string }>(
-    "SELECT id FROM acme_orders WHERE replaces = ? AND status IN ('processing', 'valid') LIMIT 1",
-    [certId],
+    "SELECT id FROM acme_orders WHERE replaces = ? AND status IN ('processing', 'valid') AND id <> ? LIMIT 1",
+    [certId, exceptOrderId],
   );
   return r?.id;
 }

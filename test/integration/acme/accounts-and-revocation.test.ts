@@ -315,6 +315,68 @@ describe("ARI (RFC 9773)", () => {
   });
 });
 
+describe("replaces (RFC 9773) at finalize", () => {
+  it("two pending orders replacing one certificate: the second finalize is refused with alreadyReplaced", async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "twice.localhost" }];
+    const { leaf, der } = await issue(a, ids);
+    const certId = formatCertId(akiOf(der), leaf.serialNumber);
+    const first = await a.newOrder(ids, { replaces: certId });
+    const second = await a.newOrder(ids, { replaces: certId });
+    await a.validate(first);
+    await a.validate(second);
+    const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const csr = await buildCsr(ids, keys);
+    const before = await h.issuedToAccounts();
+    const f1 = await a.finalize(first, csr);
+    expect(f1.status).toBe(200);
+    expect((await a.settled(first.url)).status).toBe("valid");
+    const f2 = await a.finalize(second, csr);
+    expect(expectProblem(f2, "alreadyReplaced", 409).detail).toContain(first.url);
+    expect(await h.issuedToAccounts()).toBe(before + 1);
+    // the refused order stays ready (nothing was issued for it)
+    expect((await a.post(second.url, "")).json()).toMatchObject({ status: "ready" });
+    expect((await a.post(second.url, "")).json().certificate).toBeUndefined();
+  });
+
+  it("concurrent finalizes of two orders replacing one certificate issue exactly one certificate", async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "race.localhost" }];
+    const { leaf, der } = await issue(a, ids);
+    const certId = formatCertId(akiOf(der), leaf.serialNumber);
+    const orders = [await a.newOrder(ids, { replaces: certId }), await a.newOrder(ids, { replaces: certId })];
+    for (const o of orders) await a.validate(o);
+    const csr = await buildCsr(ids, generateKeyPairSync("ec", { namedCurve: "P-256" }));
+    const before = await h.issuedToAccounts();
+    const answers = await Promise.all(orders.map((o) => a.finalize(o, csr)));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(answers.find((r) => r.status === 409)!.json().type).toBe("urn:ietf:params:acme:error:alreadyReplaced");
+    const settled = await Promise.all(orders.map((o) => a.settled(o.url)));
+    expect(settled.map((o) => o.status).sort()).toEqual(["ready", "valid"]);
+    expect(await h.issuedToAccounts()).toBe(before + 1);
+  });
+
+  it("refuses replaces when the certificate and the new order share no identifier (malformed)", async () => {
+    const a = await eabAccount();
+    const { leaf, der } = await issue(a, [{ type: "dns", value: "old-name.localhost" }]);
+    const certId = formatCertId(akiOf(der), leaf.serialNumber);
+    const r = await a.post(c.dir.newOrder!, {
+      identifiers: [{ type: "dns", value: "new-name.localhost" }],
+      replaces: certId,
+    });
+    expect(expectProblem(r, "malformed", 400).detail).toContain("shares no identifier");
+    // one shared identifier is enough
+    const ok = await a.post(c.dir.newOrder!, {
+      identifiers: [
+        { type: "dns", value: "old-name.localhost" },
+        { type: "dns", value: "new-name.localhost" },
+      ],
+      replaces: certId,
+    });
+    expect(ok.status).toBe(201);
+  });
+});
+
 /** keyIdentifier of the AKI extension (2.5.29.35) of a DER certificate. */
 function akiOf(der: Buffer): Buffer {
   const oid = Buffer.from("0603551d23", "hex");
