@@ -101,6 +101,7 @@ export async function newOrder(
   ctx.limits.take("newOrdersPerAccount", account.id, "new orders for this account");
   ctx.limits.take("newOrdersPerAddress", clientAddress, "new orders from this address");
   ctx.limits.check("failedValidationsPerAccount", account.id, "failed validations for this account");
+  ctx.limits.check("failedValidationsPerAddress", clientAddress, "failed validations from this address");
 
   const patterns = account.eabKid ? ((await getEabCredential(ctx, account.eabKid))?.identifiers ?? []) : [];
   let expires = new Date(now.getTime() + ctx.config.orderLifetimeSeconds * 1000);
