@@ -17,6 +17,7 @@ import {
   RawAcmeClient,
   type RawResponse,
   signWith,
+  thumbprint,
 } from "../../helpers/acme-raw-client.js";
 
 let h: Harness;
@@ -275,6 +276,124 @@ describe("revocation", () => {
     );
     const foreign = readFileSync(join(dir, "c.der"));
     expectProblem(await a.post(c.dir.revokeCert!, { certificate: foreign.toString("base64url") }), "malformed", 404);
+  });
+});
+
+describe("revocation by another account (RFC 8555 §7.6)", () => {
+  it("an account holding valid authorizations for every name may revoke; one holding them for some names may not", async () => {
+    const owner = await eabAccount();
+    const ids = [
+      { type: "dns" as const, value: "rv-a.localhost" },
+      { type: "ip" as const, value: "127.0.0.1" },
+    ];
+    const { der, leaf } = await issue(owner, ids);
+    const serial = leaf.serialNumber.toLowerCase();
+    const certificate = der.toString("base64url");
+
+    // no authorizations at all
+    const stranger = await eabAccount();
+    expectProblem(await stranger.post(c.dir.revokeCert!, { certificate, reason: 4 }), "unauthorized", 403);
+    // a valid authorization for one of the two names is not enough
+    const partial = await eabAccount();
+    const one = await partial.newOrder([ids[0]!]);
+    await partial.validate(one);
+    expect((await partial.post(one.body.authorizations[0]!, "")).json().status).toBe("valid");
+    expectProblem(await partial.post(c.dir.revokeCert!, { certificate, reason: 4 }), "unauthorized", 403);
+    // a pending (not yet valid) authorization for the other name does not count either
+    await partial.newOrder(ids);
+    expectProblem(await partial.post(c.dir.revokeCert!, { certificate, reason: 4 }), "unauthorized", 403);
+    expect(await h.ca.status(serial)).toMatchObject({ status: "good" });
+
+    // valid authorizations for both names (no certificate of its own): revocation succeeds
+    const holder = await eabAccount();
+    const both = await holder.newOrder(ids);
+    await holder.validate(both);
+    const r = await holder.post(c.dir.revokeCert!, { certificate, reason: 4 });
+    expect(r.status).toBe(200);
+    expect(await h.ca.status(serial)).toMatchObject({ status: "revoked", reason: 4 });
+    const audit = await h.db.get<{ actor: string }>(
+      "SELECT actor FROM audit_log WHERE type = 'certificate.revoked' AND subject = ?",
+      [`certificate:${serial}`],
+    );
+    expect(audit?.actor).toBe(`acme:account/${holder.url.split("/").pop()}`);
+    expectProblem(await owner.post(c.dir.revokeCert!, { certificate }), "alreadyRevoked", 400);
+  });
+});
+
+describe("authorization deactivation (RFC 8555 §7.5.2)", () => {
+  it("the owner deactivates a pending authorization: it is deactivated, its order invalid, and it stays so", async () => {
+    const a = await eabAccount();
+    const order = await a.newOrder([{ type: "dns", value: "deact1.localhost" }]);
+    const authzUrl = order.body.authorizations[0]!;
+    const ch = ((await a.post(authzUrl, "")).json().challenges as Array<{ url: string }>)[0]!;
+    const r = await a.post(authzUrl, { status: "deactivated" });
+    expect(r.status).toBe(200);
+    expect(r.json().status).toBe("deactivated");
+    expect((await a.post(authzUrl, "")).json().status).toBe("deactivated");
+    const o = (await a.post(order.url, "")).json();
+    expect(o.status).toBe("invalid");
+    expect(o.error).toMatchObject({ type: "urn:ietf:params:acme:error:unauthorized" });
+    // a second deactivation is refused, and so is answering its challenge
+    expectProblem(await a.post(authzUrl, { status: "deactivated" }), "malformed", 403);
+    const requests = h.responder.requests;
+    const answered = await a.post(ch.url, {});
+    expect(answered.status).toBe(403);
+    expect(answered.json().type).toMatch(/^urn:ietf:params:acme:error:/);
+    expect(h.responder.requests).toBe(requests); // nothing was validated
+    expect((await a.post(authzUrl, "")).json().status).toBe("deactivated");
+    // only "deactivated" may be asked for
+    const other = await a.newOrder([{ type: "dns", value: "deact2.localhost" }]);
+    expectProblem(await a.post(other.body.authorizations[0]!, { status: "valid" }), "malformed", 400);
+  });
+
+  it("deactivating a valid authorization makes its ready order invalid and it is not reused", async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "deact3.localhost" }];
+    const order = await a.newOrder(ids);
+    await a.validate(order);
+    expect((await a.post(order.url, "")).json().status).toBe("ready");
+    const authzUrl = order.body.authorizations[0]!;
+    expect((await a.post(authzUrl, { status: "deactivated" })).json().status).toBe("deactivated");
+    expect((await a.post(order.url, "")).json().status).toBe("invalid");
+    expectProblem(
+      await a.finalize(order, await buildCsr(ids, generateKeyPairSync("ec", { namedCurve: "P-256" }))),
+      "orderNotReady",
+      403,
+    );
+    const next = await a.newOrder(ids);
+    expect(next.body.status).toBe("pending");
+    expect(next.body.authorizations[0]).not.toBe(authzUrl);
+  });
+});
+
+describe("resource headers", () => {
+  it('challenge responses carry Link: <authorization>;rel="up"; certificates are application/pem-certificate-chain', async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "headers.localhost" }];
+    const order = await a.newOrder(ids);
+    const authzUrl = order.body.authorizations[0]!;
+    const authz = (await a.post(authzUrl, "")).json() as { challenges: Array<{ url: string; token: string }> };
+    const up = `<${authzUrl}>;rel="up"`;
+    for (const ch of authz.challenges) {
+      const got = await a.post(ch.url, "");
+      expect(got.status).toBe(200);
+      expect(String(got.headers.link)).toContain(up);
+    }
+    const chall = (await a.post(authzUrl, "")).json().challenges as Array<{ type: string; url: string; token: string }>;
+    const h01 = chall.find((x) => x.type === "http-01")!;
+    c.publish!(h01.token, `${h01.token}.${thumbprint(a.key)}`);
+    const answered = await a.post(h01.url, {});
+    expect(answered.status).toBe(200);
+    expect(String(answered.headers.link)).toContain(up);
+
+    const fin = await a.finalize(order, await buildCsr(ids, generateKeyPairSync("ec", { namedCurve: "P-256" })));
+    expect(fin.status).toBe(200);
+    const o = await a.settled(order.url);
+    const cert = await a.post(o.certificate as string, "");
+    expect(cert.status).toBe(200);
+    expect(cert.headers["content-type"]).toMatch(/^application\/pem-certificate-chain(;|$)/);
+    const pems = cert.body.match(/-----BEGIN CERTIFICATE-----/g) ?? [];
+    expect(pems.length).toBe(2); // leaf + SubCA
   });
 });
 
