@@ -148,6 +148,19 @@ export async function invalidatePendingOrder(tx: Queryable, id: string, error: P
   );
 }
 
+/** Account deactivation: the account's pending (and so ready) orders become invalid; their ids. */
+export async function invalidatePendingOrdersOf(
+  tx: Queryable,
+  accountId: string,
+  error: ProblemDocument,
+): Promise<string[]> {
+  const rows = await tx.all<{ id: string }>(
+    "UPDATE acme_orders SET status = 'invalid', error = ?, version = version + 1 WHERE account_id = ? AND status = 'pending' RETURNING id",
+    [JSON.stringify(error), accountId],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function getOrderBySerial(q: Queryable, serial: string): Promise<Versioned<Order> | undefined> {
   const r = await q.get<Row>(`${SELECT} WHERE o.certificate_serial = ?`, [serial]);
   return r && fromRow(r);

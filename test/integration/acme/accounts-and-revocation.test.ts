@@ -132,6 +132,42 @@ describe("newAccount", () => {
     );
   });
 
+  it("a deactivated account's key gets unauthorized from newAccount (onlyReturnExisting too); its pending work is cancelled", async () => {
+    const a = await eabAccount();
+    const bystander = await eabAccount();
+    const pending = await a.newOrder([{ type: "dns", value: "deact-acct1.localhost" }]);
+    const ready = await a.newOrder([{ type: "dns", value: "deact-acct2.localhost" }]);
+    await a.validate(ready);
+    expect((await a.post(ready.url, "")).json().status).toBe("ready");
+    const others = await bystander.newOrder([{ type: "dns", value: "deact-acct1.localhost" }]);
+
+    const d = await a.post(a.url, { status: "deactivated" });
+    expect(d.status).toBe(200);
+    expect(d.json().status).toBe("deactivated");
+    expectProblem(await c.post(c.dir.newAccount!, { termsOfServiceAgreed: true }, { key: a.key }), "unauthorized", 403);
+    expectProblem(await c.post(c.dir.newAccount!, { onlyReturnExisting: true }, { key: a.key }), "unauthorized", 403);
+    expectProblem(await a.post(pending.url, ""), "unauthorized", 403);
+
+    const idOf = (url: string) => url.split("/").pop()!;
+    const orderRow = (url: string) =>
+      h.db.get<{ status: string; error: string | null }>("SELECT status, error FROM acme_orders WHERE id = ?", [
+        idOf(url),
+      ]);
+    const authzStatus = async (url: string) =>
+      (await h.db.get<{ status: string }>("SELECT status FROM acme_authorizations WHERE id = ?", [idOf(url)]))!.status;
+    for (const o of [pending, ready]) {
+      const row = await orderRow(o.url);
+      expect(row?.status).toBe("invalid");
+      expect(JSON.parse(row!.error!)).toMatchObject({ type: "urn:ietf:params:acme:error:unauthorized" });
+    }
+    expect(await authzStatus(pending.body.authorizations[0]!)).toBe("deactivated");
+    // a valid authorization is not a pending operation: it stays (and no one else may use it)
+    expect(await authzStatus(ready.body.authorizations[0]!)).toBe("valid");
+    // another account's order for the same name is untouched
+    expect((await bystander.post(others.url, "")).json().status).toBe("pending");
+    expect(await authzStatus(others.body.authorizations[0]!)).toBe("pending");
+  });
+
   it("updates contacts and refuses unsupported ones", async () => {
     const a = await eabAccount();
     const r = await a.post(a.url, { contact: ["mailto:ot-it@plant.example"] });
