@@ -489,9 +489,10 @@ describe("replaces (RFC 9773) at finalize", () => {
     const f2 = await a.finalize(second, csr);
     expect(expectProblem(f2, "alreadyReplaced", 409).detail).toContain(first.url);
     expect(await h.issuedToAccounts()).toBe(before + 1);
-    // the refused order stays ready (nothing was issued for it)
-    expect((await a.post(second.url, "")).json()).toMatchObject({ status: "ready" });
-    expect((await a.post(second.url, "")).json().certificate).toBeUndefined();
+    // the refused order is invalid with that error (nothing was issued for it)
+    const refused = (await a.post(second.url, "")).json();
+    expect(refused).toMatchObject({ status: "invalid", error: { type: "urn:ietf:params:acme:error:alreadyReplaced" } });
+    expect(refused.certificate).toBeUndefined();
   });
 
   it("concurrent finalizes of two orders replacing one certificate issue exactly one certificate", async () => {
@@ -507,7 +508,7 @@ describe("replaces (RFC 9773) at finalize", () => {
     expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
     expect(answers.find((r) => r.status === 409)!.json().type).toBe("urn:ietf:params:acme:error:alreadyReplaced");
     const settled = await Promise.all(orders.map((o) => a.settled(o.url)));
-    expect(settled.map((o) => o.status).sort()).toEqual(["ready", "valid"]);
+    expect(settled.map((o) => o.status).sort()).toEqual(["invalid", "valid"]);
     expect(await h.issuedToAccounts()).toBe(before + 1);
   });
 
