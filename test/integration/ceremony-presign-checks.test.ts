@@ -5,7 +5,7 @@
 // rotation, a CRL that breaks a rule…) and asserts that preparing it is refused with `check-failed`
 // naming the check, that the step can then not be executed, and that the HSM signed nothing.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,12 +80,16 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "ceremony-presign-"));
   sh.createToken("appliance", "app-pin");
   // the base ceremony: root G1, an unrelated root X1 on the same token, the appliance's SubCA G1
-  const root = (id: string, key: string, cn: string): Step[] => [
+  // root G1's key.generate names no spec: the script default (P-384) applies
+  const root = (id: string, key: string, cn: string, spec?: "P-256"): Step[] => [
     {
       id: `${id}-key`,
       action: "key.generate",
       requires: Q,
-      params: { token: "root", label: key, spec: "P-256", backup: "none" },
+      params: { token: "root", label: key, ...(spec ? { spec } : {}), backup: "none" } as Extract<
+        Step,
+        { action: "key.generate" }
+      >["params"],
     },
     {
       id: `${id}-cert`,
@@ -113,7 +117,7 @@ beforeAll(async () => {
       },
       { id: "unlock-root", action: "token.unlock", requires: Q, params: { token: "root" } },
       ...root("g1", "root-g1", "Plant Nord Root CA G1"),
-      ...root("x1", "root-x1", "Unrelated Root X1"),
+      ...root("x1", "root-x1", "Unrelated Root X1", "P-256"),
       { id: "unlock-appliance", action: "token.unlock", requires: AW, params: { token: "appliance" } },
       {
         id: "subca-key",
@@ -297,6 +301,16 @@ const crl = (over: Partial<Extract<Step, { action: "crl.issue" }>["params"]>): S
     output: "crls/root-g1-7.crl",
     ...over,
   },
+});
+
+describe("key.generate", () => {
+  it("makes a P-384 key when the script names no spec", () => {
+    const attrs = JSON.parse(readFileSync(join(base, "keys/root/root-g1.attributes.json"), "utf8"));
+    expect(attrs).toMatchObject({ label: "root-g1", keyType: "P-384", neverExtractable: true });
+    expect(JSON.parse(readFileSync(join(base, "keys/root/root-x1.attributes.json"), "utf8")).keyType).toBe("P-256");
+    const root = new X509Certificate(files["inputs/root-g1.pem"]!);
+    expect(root.publicKey.asymmetricKeyDetails?.namedCurve).toBe("secp384r1");
+  });
 });
 
 describe("key.generate refuses before the HSM is asked", () => {
