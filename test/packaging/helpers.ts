@@ -198,7 +198,9 @@ export function serveAndEnroll(c: Chroot, domain: string): string {
     kid="$(printf '%s\\n' "$eab" | sed -n 's/^kid: //p')"
     hmac="$(printf '%s\\n' "$eab" | sed -n 's/^hmac key: //p')"
     # exec all the way down, so $! is the server process itself
+    # the environment plantroot.service gets (its credential directory as systemd sets it)
     (exec chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf \\
+      NODE_ENV=production CREDENTIALS_DIRECTORY=/run/credentials/plantroot.service \\
       setpriv --reuid=plantroot --regid=plantroot --init-groups -- plantroot serve --config /etc/plantroot/config.json) \\
       >"$dir/tmp/serve.log" 2>&1 &
     server=$!
