@@ -127,6 +127,26 @@ export function stageDebs(c: Chroot, files: string[]): string[] {
   return files.map((f) => `/debs/${f.split("/").pop()}`);
 }
 
+/** Appends one schema migration to the store's MIGRATIONS of an installed runtime tree (compiled JS). */
+export function appendMigration(runtime: string, migration: { id: string; sql: string }): void {
+  const index = join(runtime, "dist/appliance/store/migrations/index.js");
+  const src = readFileSync(index, "utf8");
+  const m = /export const MIGRATIONS = \[(.*)\];/.exec(src);
+  if (!m) throw new Error(`cannot find MIGRATIONS in ${index}`);
+  const items = m[1]!.trim() ? `${m[1]}, ${JSON.stringify(migration)}` : JSON.stringify(migration);
+  writeFileSync(index, src.replace(m[0], `export const MIGRATIONS = [${items}];`));
+}
+
+/** The version a runtime tree reports (`plantroot --version` reads dist/package.json). */
+export function setRuntimeVersion(runtime: string, version: string): void {
+  for (const f of ["dist/package.json", "package.json"]) {
+    const p = join(runtime, f);
+    const j = JSON.parse(readFileSync(p, "utf8"));
+    j.version = version;
+    writeFileSync(p, `${JSON.stringify(j, null, 2)}\n`);
+  }
+}
+
 /**
  * Version N+1 of a built package for upgrade tests: the same runtime with one more schema migration
  * appended to the store's MIGRATIONS, repacked under a higher version with dpkg-deb.
@@ -135,20 +155,10 @@ export function repackWithMigration(deb: string, version: string, migration: { i
   const work = mkdtempSync(join(tmpdir(), "plantroot-repack-"));
   const tree = join(work, "tree");
   must("dpkg-deb", ["-R", deb, tree]);
-  const index = join(tree, "usr/lib/plantroot/dist/appliance/store/migrations/index.js");
-  const src = readFileSync(index, "utf8");
-  const m = /export const MIGRATIONS = \[(.*)\];/.exec(src);
-  if (!m) throw new Error(`cannot find MIGRATIONS in ${index}`);
-  const items = m[1]!.trim() ? `${m[1]}, ${JSON.stringify(migration)}` : JSON.stringify(migration);
-  writeFileSync(index, src.replace(m[0], `export const MIGRATIONS = [${items}];`));
+  appendMigration(join(tree, "usr/lib/plantroot"), migration);
   const control = join(tree, "DEBIAN/control");
   writeFileSync(control, readFileSync(control, "utf8").replace(/^Version: .*$/m, `Version: ${version}`));
-  for (const f of ["dist/package.json", "package.json"]) {
-    const p = join(tree, "usr/lib/plantroot", f);
-    const j = JSON.parse(readFileSync(p, "utf8"));
-    j.version = version;
-    writeFileSync(p, `${JSON.stringify(j, null, 2)}\n`);
-  }
+  setRuntimeVersion(join(tree, "usr/lib/plantroot"), version);
   rmSync(join(tree, "DEBIAN/md5sums"), { force: true });
   const out = join(work, `plantroot_${version}_amd64.deb`);
   must("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, out]);
