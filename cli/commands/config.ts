@@ -15,10 +15,10 @@ const HELP = `usage: plantroot config check [--config FILE]
 Validates the configuration (default /etc/plantroot/config.json, or $PLANTROOT_CONFIG) and the
 files it refers to. A PIN the service gets as a systemd credential (hsm.pin {"credential": NAME},
 or {"file": "/run/credentials/plantroot.service/NAME"}) is checked at its source
-/etc/plantroot/credentials/NAME (root only), which the unit hands over with LoadCredential. A PIN in an environment variable
-(hsm.pin {"env": NAME}) is a problem for the production config (/etc/plantroot/config.json, or any
-file when NODE_ENV=production, as plantroot.service sets it), a warning otherwise (tests, demos).
-Exit 1 on problems.`;
+/etc/plantroot/credentials/NAME (root only), which the unit hands over with LoadCredential.
+A PIN in an environment variable (hsm.pin {"env": NAME}) is a problem for the production config
+(/etc/plantroot/config.json, or any file when NODE_ENV=production, as plantroot.service sets it)
+and a warning otherwise (tests, demos). Exit 1 on problems.`;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
