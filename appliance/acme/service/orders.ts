@@ -7,6 +7,7 @@ import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
 import type { Account } from "../account.js";
 import { type Authorization, authorizationStatusAt } from "../authorization.js";
+import { parseCertificate } from "../certificate.js";
 import { challengeTypesFor, newToken } from "../challenge.js";
 import { challengeId } from "../../store/acme/authorizations.js";
 import { preAuthorized } from "../eab.js";
@@ -95,11 +96,12 @@ export async function newOrder(
     );
 
   const replaces = payload.replaces as string | undefined;
-  if (replaces !== undefined) await checkReplaces(ctx, account, replaces);
+  if (replaces !== undefined) await checkReplaces(ctx, account, replaces, identifiers);
 
   ctx.limits.take("newOrdersPerAccount", account.id, "new orders for this account");
   ctx.limits.take("newOrdersPerAddress", clientAddress, "new orders from this address");
   ctx.limits.check("failedValidationsPerAccount", account.id, "failed validations for this account");
+  ctx.limits.check("failedValidationsPerAddress", clientAddress, "failed validations from this address");
 
   const patterns = account.eabKid ? ((await getEabCredential(ctx, account.eabKid))?.identifiers ?? []) : [];
   const orderExpires = new Date(now.getTime() + ctx.config.orderLifetimeSeconds * 1000);
@@ -192,13 +194,24 @@ function rejected(subproblems: NonNullable<ProblemOptions["subproblems"]>): Acme
   );
 }
 
-/** RFC 9773 §5: `replaces` must name a certificate of this account that was not replaced yet. */
-async function checkReplaces(ctx: ServiceContext, account: Account, certId: string): Promise<void> {
+/**
+ * RFC 9773 §5: `replaces` must name a certificate of this account that shares an identifier with
+ * the order and was not replaced yet (checked again when the order is finalized: Finalizer).
+ */
+async function checkReplaces(
+  ctx: ServiceContext,
+  account: Account,
+  certId: string,
+  identifiers: readonly Identifier[],
+): Promise<void> {
   const id = parseCertId(certId);
   const cert = await ctx.ca.getCertificate(id.serialHex);
   if (!cert?.authorityKeyId.equals(id.authorityKeyId))
     throw problems.malformed("replaces names a certificate this CA did not issue", { status: 404 });
   if (cert.accountId !== account.id) throw problems.unauthorized("replaces names a certificate of another account");
+  const wanted = new Set(identifiers.map(identifierKey));
+  if (!parseCertificate(cert.der).identifiers.some((i) => wanted.has(identifierKey(i))))
+    throw problems.malformed("replaces names a certificate that shares no identifier with this order");
   const other = await ordersRepo.findReplacingOrder(ctx.db, certId);
   if (other)
     throw problems.alreadyReplaced(`the certificate was already replaced by order ${ctx.links.url("order", other)}`);

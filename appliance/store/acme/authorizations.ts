@@ -179,6 +179,15 @@ export async function updateAuthorization(
 }
 
 /** Authorizations with a challenge in validation (to resume after a restart). */
+/** Account deactivation: the account's pending authorizations become deactivated; their ids. */
+export async function deactivatePendingAuthorizationsOf(tx: Queryable, accountId: string): Promise<string[]> {
+  const rows = await tx.all<{ id: string }>(
+    "UPDATE acme_authorizations SET status = 'deactivated', version = version + 1 WHERE account_id = ? AND status = 'pending' RETURNING id",
+    [accountId],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function processingAuthorizationIds(q: Queryable): Promise<string[]> {
   return (await q.all<{ id: string }>("SELECT id FROM acme_authorizations WHERE processing = 1")).map((r) => r.id);
 }
