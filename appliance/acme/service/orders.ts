@@ -104,7 +104,7 @@ export async function newOrder(
   ctx.limits.check("failedValidationsPerAddress", clientAddress, "failed validations from this address");
 
   const patterns = account.eabKid ? ((await getEabCredential(ctx, account.eabKid))?.identifiers ?? []) : [];
-  let expires = new Date(now.getTime() + ctx.config.orderLifetimeSeconds * 1000);
+  const orderExpires = new Date(now.getTime() + ctx.config.orderLifetimeSeconds * 1000);
   const pendingExpires = new Date(
     now.getTime() + Math.min(ctx.config.pendingAuthorizationLifetimeSeconds, ctx.config.orderLifetimeSeconds) * 1000,
   );
@@ -113,7 +113,9 @@ export async function newOrder(
   const orderId = newId();
   const created: Versioned<Authorization>[] = [];
   const order = await ctx.db.write(async (tx) => {
+    // everything the job computes starts afresh: Db.write may run a job body again
     created.length = 0;
+    let expires = orderExpires;
     const authzIds: string[] = [];
     const statuses: Authorization["status"][] = [];
     const seen = new Set<string>();
@@ -122,19 +124,6 @@ export async function newOrder(
       const key = `${identifierKey(identifier)}:${wildcard}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const reuse = await authzRepo.findReusableAuthorization(
-        tx,
-        account.id,
-        identifier,
-        wildcard,
-        now.getTime() + 60_000,
-      );
-      if (reuse) {
-        authzIds.push(reuse.id);
-        statuses.push("valid");
-        if (reuse.expires.getTime() < expires.getTime()) expires = reuse.expires;
-        continue;
-      }
       const pre = patterns.length > 0 && preAuthorized(patterns, id);
       const authzId = newId();
       const authz: Authorization = {
@@ -156,7 +145,16 @@ export async function newOrder(
               status: "pending" as const,
             })),
       };
-      created.push(await authzRepo.insertAuthorization(tx, authz));
+      // a valid authorization of this account for the identifier is reused instead (same statement)
+      const stored = await authzRepo.insertAuthorizationUnlessReusable(tx, authz, now.getTime() + 60_000);
+      if ("reuse" in stored) {
+        const { reuse } = stored;
+        authzIds.push(reuse.id);
+        statuses.push("valid");
+        if (reuse.expires.getTime() < expires.getTime()) expires = reuse.expires;
+        continue;
+      }
+      created.push(stored.created);
       if (authz.expires.getTime() < expires.getTime()) expires = authz.expires;
       authzIds.push(authz.id);
       statuses.push(authz.status);

@@ -121,6 +121,47 @@ export async function insertAuthorization(tx: Queryable, a: Authorization): Prom
   return { ...a, version: 1 };
 }
 
+/**
+ * insertAuthorization unless the account already holds an authorization findReusableAuthorization
+ * would return (checked in the same statement): one SQLite call in the common case. Returns the new
+ * authorization, or the reusable one (then nothing was inserted).
+ */
+export async function insertAuthorizationUnlessReusable(
+  tx: Queryable,
+  a: Authorization,
+  until: number,
+): Promise<{ created: Versioned<Authorization> } | { reuse: Versioned<Authorization> }> {
+  const wildcard = a.wildcard ? 1 : 0;
+  const r = await tx.run(
+    `INSERT INTO acme_authorizations (id, account_id, order_id, identifier_type, identifier_value, wildcard, status,
+       expires, pre_authorized, challenges, processing, version)
+     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1
+     WHERE NOT EXISTS (SELECT 1 FROM acme_authorizations WHERE account_id = ? AND identifier_type = ?
+       AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires >= ?)`,
+    [
+      a.id,
+      a.accountId,
+      a.orderId ?? null,
+      a.identifier.type,
+      a.identifier.value,
+      wildcard,
+      a.status,
+      a.expires.getTime(),
+      a.preAuthorized ? 1 : 0,
+      challengesJson(a.challenges),
+      a.accountId,
+      a.identifier.type,
+      a.identifier.value,
+      wildcard,
+      until,
+    ],
+  );
+  if (r.changes === 1) return { created: { ...a, version: 1 } };
+  const reuse = await findReusableAuthorization(tx, a.accountId, a.identifier, a.wildcard, until);
+  if (!reuse) throw new Error(`authorization ${a.id} was neither inserted nor reusable`);
+  return { reuse };
+}
+
 /** Writes status, expiry and challenges if the row still has `next.version` (else: conflict). */
 export async function updateAuthorization(
   tx: Queryable,
