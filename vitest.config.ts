@@ -10,6 +10,6 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    setupFiles: ["test/setup-reflect.ts"],
+    setupFiles: ["test/setup-reflect.ts", "test/setup-cleanup.ts"],
   },
 });

@@ -12,7 +12,7 @@ import { createCa } from "./ca/create-ca.js";
 import { derToPem } from "./ca/cert-parse.js";
 import { createPkiHttpApp } from "./ca/http.js";
 import type { Logger } from "./log.js";
-import { ApplianceServer, type ListenConfig, type ServerLimits } from "./server.js";
+import { ApplianceServer, type ListenConfig, type ServerLimits, type TlsRenewalOptions } from "./server.js";
 import { Db } from "./store/db.js";
 import { MIGRATIONS } from "./store/migrations/index.js";
 import { TlsIdentity } from "./tls-identity.js";
@@ -36,6 +36,8 @@ export interface ApplianceOptions {
   limits?: Partial<ServerLimits>;
   log: Logger;
   requestLog?: boolean;
+  /** HTTPS certificate renewal check interval and clock (tests) */
+  tlsRenewal?: TlsRenewalOptions;
 }
 
 export interface RunningAppliance {
@@ -86,6 +88,7 @@ export async function startAppliance(o: ApplianceOptions): Promise<RunningApplia
       },
       log: o.log,
       ...(o.requestLog !== undefined ? { requestLog: o.requestLog } : {}),
+      ...(o.tlsRenewal ? { tlsRenewal: o.tlsRenewal } : {}),
     });
     return {
       db,

@@ -42,6 +42,7 @@ export const acmeConfigSchema = z.strictObject({
       newOrdersPerAccount: limit.default(DEFAULT_ACME_CONFIG.rateLimits.newOrdersPerAccount),
       newOrdersPerAddress: limit.default(DEFAULT_ACME_CONFIG.rateLimits.newOrdersPerAddress),
       failedValidationsPerAccount: limit.default(DEFAULT_ACME_CONFIG.rateLimits.failedValidationsPerAccount),
+      failedValidationsPerAddress: limit.default(DEFAULT_ACME_CONFIG.rateLimits.failedValidationsPerAddress),
     })
     .prefault({}),
 });

@@ -33,6 +33,22 @@ export function tlsIdentifiers(names: string[]): Identifier[] {
   return names.map((n) => (isIP(n) ? { type: "ip", value: n } : { type: "dns", value: n.toLowerCase() }));
 }
 
+/**
+ * The validation section with the appliance's own listeners (ACME, CRL/OCSP, metrics) added to
+ * `ownListeners`, so validation never connects to the appliance itself. A listener on a host name
+ * (resolved by the OS when it listens) is entered as the wildcard address: every loopback and host
+ * address on that port is refused.
+ */
+export function withOwnListeners(validation: unknown, listeners: Array<{ host: string; port: number }>): unknown {
+  if (typeof validation !== "object" || validation === null || Array.isArray(validation)) return validation;
+  const v = validation as { ownListeners?: unknown };
+  const given = Array.isArray(v.ownListeners) ? v.ownListeners : [];
+  const own = listeners
+    .filter((l) => l.port > 0)
+    .flatMap((l) => (isIP(l.host) ? [l.host] : ["0.0.0.0", "::"]).map((address) => ({ address, port: l.port })));
+  return { ...v, ownListeners: [...given, ...own] };
+}
+
 export async function serve(path: string, log: Logger): Promise<RunningAppliance> {
   const c = checkServeConfig(path);
   const token = HsmToken.open({
@@ -44,7 +60,11 @@ export async function serve(path: string, log: Logger): Promise<RunningAppliance
     dataDir: c.dataDir,
     token,
     caConfig: c.ca,
-    validationConfig: c.validation,
+    validationConfig: withOwnListeners(c.validation, [
+      { host: c.listen.host, port: c.listen.port },
+      { host: c.listen.host, port: c.listen.httpPort },
+      { host: c.listen.metrics.host, port: c.listen.metrics.port },
+    ]),
     listen: {
       host: c.listen.host,
       port: c.listen.port,

@@ -66,6 +66,13 @@ export interface ApplianceServerOptions {
   log: Logger;
   /** log one line per ACME request (default true) */
   requestLog?: boolean;
+  /** how often the HTTPS certificate is checked for renewal (default hourly) and the clock used */
+  tlsRenewal?: TlsRenewalOptions;
+}
+
+export interface TlsRenewalOptions {
+  checkEveryMs?: number;
+  now?: () => Date;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<number> {
@@ -262,19 +269,24 @@ export class ApplianceServer {
       links.url("directory"),
       o.log,
     );
-    s.scheduleRenewal(o.tls);
+    s.scheduleRenewal(o.tls, o.tlsRenewal);
     return s;
   }
 
   /** Checks the HTTPS certificate hourly and swaps in a renewed one without a restart. */
-  private scheduleRenewal(tls: TlsIdentity): void {
+  private scheduleRenewal(tls: TlsIdentity, o: TlsRenewalOptions = {}): void {
     this.tls = tls;
+    const now = o.now ?? (() => new Date());
+    let renewing = false;
     this.renewTimer = setInterval(() => {
-      if (!tls.due()) return;
-      this.renewTls().catch((e) =>
-        this.log.error("could not renew the appliance's HTTPS certificate", { error: String(e) }),
-      );
-    }, 3600_000);
+      if (renewing || !tls.due(now())) return;
+      renewing = true;
+      this.renewTls()
+        .catch((e) => this.log.error("could not renew the appliance's HTTPS certificate", { error: String(e) }))
+        .finally(() => {
+          renewing = false;
+        });
+    }, o.checkEveryMs ?? 3600_000);
     this.renewTimer.unref();
   }
 

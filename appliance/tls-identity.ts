@@ -53,8 +53,7 @@ export class TlsIdentity {
 
   /** Renewal is due once two thirds of the lifetime have passed. */
   due(now = new Date()): boolean {
-    const { notBefore, notAfter } = this.material;
-    return now.getTime() >= notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3;
+    return renewalDue(this.material, now);
   }
 
   /** Issues a fresh certificate for the same key through the CA; returns the new material. */
@@ -67,6 +66,11 @@ export class TlsIdentity {
     this.material = { key: keyPem, cert: issued.chainPem, notBefore: issued.notBefore, notAfter: issued.notAfter };
     return this.material;
   }
+}
+
+/** True once two thirds of the certificate's lifetime (notBefore .. notAfter) have passed at `now`. */
+export function renewalDue(m: { notBefore: Date; notAfter: Date }, now: Date): boolean {
+  return now.getTime() >= m.notBefore.getTime() + ((m.notAfter.getTime() - m.notBefore.getTime()) * 2) / 3;
 }
 
 function load(dir: string): TlsMaterial | undefined {

@@ -87,7 +87,8 @@ export const StepSchema = z.discriminatedUnion("action", [
     params: z.strictObject({
       token: tokenName,
       label: keyLabel,
-      spec: z.enum(KEY_SPECS),
+      /** P-384 unless the script names another (e.g. "RSA-4096" for an RSA root); the hash covers the default */
+      spec: z.enum(KEY_SPECS).default("P-384"),
       /** "wrap": the key is made CKA_EXTRACTABLE (still sensitive) so a later backup.wrap step can back it up */
       backup: z.enum(["none", "wrap"]),
     }),

@@ -24,7 +24,8 @@ export type HsmErrorKind =
   | "unsupported"
   | "bad-pin-source"
   | "bad-uri"
-  | "bad-input";
+  | "bad-input"
+  | "login-required"; // the token lost its login and has no PIN to log in again (opened with keepPin: false)
 
 export class HsmError extends Error {
   override readonly name = "HsmError";

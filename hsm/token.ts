@@ -1,6 +1,6 @@
 // A PKCS#11 token opened by label: login, a control session plus a small pool of signing sessions,
 // key generation and lookup, and self-recovery after device/session errors.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type * as graphene from "graphene-pk11";
 import type * as Pkcs11Js from "pkcs11js";
 import { HsmError, ckrOf, toHsmError } from "./errors.js";
@@ -20,6 +20,12 @@ export interface OpenTokenOptions {
   pin: PinSource;
   /** sessions used for asynchronous (RSA) signing; default 2, one per core */
   signingSessions?: number;
+  /**
+   * Default true: the token keeps its PIN in memory to log in again by itself after a session or
+   * device loss. false: it logs in once and drops the PIN (for a PIN rebuilt from a quorum's shares);
+   * after a session loss every operation fails with kind `login-required` — a new login (a new quorum).
+   */
+  keepPin?: boolean;
 }
 
 export interface GenerateKeyOptions {
@@ -46,31 +52,40 @@ export interface KeyListing {
 }
 
 // Login state is per process and token, shared by every session. To make sure a second HsmToken on
-// an already logged-in token still proves its PIN, remember which PIN logged in (memory only, as
-// every HsmToken keeps its own PIN for re-login after recovery).
-const loggedIn = new Map<string, string>();
+// an already logged-in token still proves its PIN, remember a keyed digest of the PIN that logged in
+// (memory only), and the PIN itself only when its holder keeps it anyway (for re-login after recovery).
+const PIN_DIGEST_KEY = randomBytes(32);
+const pinDigest = (pin: string) => createHmac("sha256", PIN_DIGEST_KEY).update(pin).digest();
+const loggedIn = new Map<string, { digest: Buffer; pin?: string }>();
 /** open HsmTokens per token serial: when the last one closes, its PIN is forgotten */
 const holders = new Map<string, number>();
-const samePin = (a: string, b: string) => {
-  const x = createHash("sha256").update(a).digest();
-  return timingSafeEqual(x, createHash("sha256").update(b).digest());
-};
 
-function loginUser(lib: Pkcs11Js.PKCS11, session: Pkcs11Js.Handle, serial: string, pin: string): void {
+function loginUser(
+  lib: Pkcs11Js.PKCS11,
+  session: Pkcs11Js.Handle,
+  serial: string,
+  pin: string,
+  keepPin: boolean,
+): void {
+  const digest = pinDigest(pin);
   try {
     lib.C_Login(session, 1 /* CKU_USER */, pin);
   } catch (e) {
     if (ckrOf(e) !== "CKR_USER_ALREADY_LOGGED_IN") throw e;
     const known = loggedIn.get(serial);
-    if (known !== undefined && samePin(known, pin)) return;
+    if (known !== undefined && timingSafeEqual(known.digest, digest)) {
+      // the PIN stays in this map only while every holder sharing the login keeps it anyway
+      if (!keepPin) delete known.pin;
+      return;
+    }
     // logged in earlier with another (or an unknown) PIN: prove this one, then restore the old login
     lib.C_Logout(session);
     try {
       lib.C_Login(session, 1, pin);
     } catch (e2) {
-      if (known !== undefined) {
+      if (known?.pin !== undefined) {
         try {
-          lib.C_Login(session, 1, known);
+          lib.C_Login(session, 1, known.pin);
         } catch {
           /* the other holders re-login by themselves on their next call */
         }
@@ -78,7 +93,7 @@ function loginUser(lib: Pkcs11Js.PKCS11, session: Pkcs11Js.Handle, serial: strin
       throw e2;
     }
   }
-  loggedIn.set(serial, pin);
+  loggedIn.set(serial, keepPin ? { digest, pin } : { digest });
 }
 
 const SESSION_FLAGS = 2 /* CKF_RW_SESSION */ | 4; /* CKF_SERIAL_SESSION */
@@ -97,6 +112,7 @@ export class HsmToken implements KeyHandleSource {
   readonly library: string;
   readonly label: string;
   private pin: string;
+  private readonly keepPin: boolean;
   private heldSerial: string | undefined;
   private readonly poolSize: number;
   private readonly module: Pkcs11Module;
@@ -118,15 +134,36 @@ export class HsmToken implements KeyHandleSource {
     this.library = opts.library ?? DEFAULT_LIBRARY;
     this.label = opts.label;
     this.pin = readPin(opts.pin);
+    this.keepPin = opts.keepPin ?? true;
     this.poolSize = Math.max(1, Math.min(16, opts.signingSessions ?? 2));
     this.module = Pkcs11Module.get(this.library);
   }
 
-  /** Opens the token with label `label` and logs in as the user. */
+  /** Opens the token with label `label` and logs in as the user (see `keepPin`). */
   static open(opts: OpenTokenOptions): HsmToken {
     const t = new HsmToken(opts);
-    t.ensureOpen();
+    try {
+      t.ensureOpen();
+    } finally {
+      if (!t.keepPin) t.pin = "";
+    }
     return t;
+  }
+
+  /** Whether this token still holds its PIN (false after `keepPin: false` once logged in, and after close). */
+  get holdsPin(): boolean {
+    return this.pin !== "";
+  }
+
+  /** The refusal when a token opened with `keepPin: false` would have to log in again. */
+  private loginRequired(): HsmError {
+    return new HsmError(
+      "login-required",
+      `token "${this.label}" lost its login and its PIN was not kept (opened with keepPin: false, e.g. rebuilt ` +
+        "from a quorum's shares): a new login is needed — for a quorum token, a new quorum unlocking it",
+      undefined,
+      "C_Login",
+    );
   }
 
   get lib(): Pkcs11Js.PKCS11 {
@@ -172,6 +209,7 @@ export class HsmToken implements KeyHandleSource {
   private openSessions(): void {
     const lib = this.lib;
     this.dropSessions();
+    if (this.pin === "") throw this.loginRequired();
     const slot = this.findSlot();
     const tok = slot.getToken();
     this.info = {
@@ -187,7 +225,7 @@ export class HsmToken implements KeyHandleSource {
       throw toHsmError(e, "C_OpenSession");
     }
     try {
-      loginUser(lib, control, this.info.serial, this.pin);
+      loginUser(lib, control, this.info.serial, this.pin, this.keepPin);
     } catch (e) {
       try {
         lib.C_CloseSession(control);
@@ -363,8 +401,10 @@ export class HsmToken implements KeyHandleSource {
    */
   private ensureLoggedIn(lib: Pkcs11Js.PKCS11, s: Pkcs11Js.Handle): void {
     const state = lib.C_GetSessionInfo(s).state;
-    if (state !== 3 /* CKS_RW_USER_FUNCTIONS */ && state !== 1 /* CKS_RO_USER_FUNCTIONS */)
-      loginUser(lib, s, this.info!.serial, this.pin);
+    if (state !== 3 /* CKS_RW_USER_FUNCTIONS */ && state !== 1 /* CKS_RO_USER_FUNCTIONS */) {
+      if (this.pin === "") throw this.loginRequired();
+      loginUser(lib, s, this.info!.serial, this.pin, this.keepPin);
+    }
   }
 
   /** The private key handle for CKA_ID `id` in the current epoch (used by HsmKey). */

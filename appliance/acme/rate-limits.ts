@@ -12,6 +12,7 @@ export const LIMIT_NAMES = [
   "newOrdersPerAccount",
   "newOrdersPerAddress",
   "failedValidationsPerAccount",
+  "failedValidationsPerAddress",
 ] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
@@ -22,6 +23,8 @@ export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
   newOrdersPerAccount: { count: 3000, periodSeconds: 3600 },
   newOrdersPerAddress: { count: 6000, periodSeconds: 3600 },
   failedValidationsPerAccount: { count: 100, periodSeconds: 3600 },
+  // several devices may answer from one address (a cell gateway): higher than per account
+  failedValidationsPerAddress: { count: 300, periodSeconds: 3600 },
 };
 
 const MAX_KEYS = 100_000;
@@ -72,7 +75,7 @@ export class RateLimiter {
   }
 
   private spec(name: LimitName): { interval: number; period: number } {
-    const s = this.config[name];
+    const s = this.config[name] ?? DEFAULT_RATE_LIMITS[name]; // configs written before a limit existed
     const period = s.periodSeconds * 1000;
     return { interval: period / Math.max(1, s.count), period };
   }

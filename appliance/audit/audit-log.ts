@@ -46,6 +46,8 @@ export class AuditLog {
   private readonly everySeconds: number;
   private readonly everyEntries: number;
   private readonly now: () => Date;
+  /** the last entry this log appended (maybe rolled back since: only ever used as a checked guess) */
+  private lastHead: { seq: number; hash: string } | undefined;
 
   constructor(
     private readonly db: Db,
@@ -69,29 +71,28 @@ export class AuditLog {
    */
   async appendTx(tx: Queryable, events: AuditEvent[]): Promise<AppendedEntry[]> {
     if (!events.length) return [];
-    const head = await auditRepository.head(tx);
-    let seq = head?.seq ?? 0;
-    let prev = head?.hash ?? GENESIS_HASH;
-    const time = this.now().toISOString();
-    const rows: AuditRow[] = events.map((ev) => {
+    for (const ev of events) {
       if (!EVENT_TYPE.test(ev.type)) throw new ApplianceError("internal", `bad audit event type "${ev.type}"`);
       if (!ev.actor || !ev.subject) throw new ApplianceError("internal", "audit events need an actor and a subject");
-      seq++;
-      const row = {
-        seq,
-        time,
-        type: ev.type,
-        actor: ev.actor,
-        subject: ev.subject,
-        details: canonicalJson(ev.details ?? {}),
-        prev_hash: prev,
-        hash: "",
-      };
-      row.hash = entryHash(row);
-      prev = row.hash;
-      return row;
-    });
-    await auditRepository.insertMany(tx, rows);
+    }
+    const time = this.now().toISOString();
+    const details = events.map((ev) => canonicalJson(ev.details ?? {}));
+    // the head this log wrote last, if any: the insert checks in the same statement that it is still
+    // the head (a rolled-back transaction or another writer moves it), else read it and chain again
+    let rows: AuditRow[] | undefined;
+    const remembered = this.lastHead;
+    this.lastHead = undefined;
+    if (remembered) {
+      const guess = chainRows(remembered, events, details, time);
+      if (await auditRepository.insertManyAfter(tx, remembered, guess)) rows = guess;
+    }
+    if (!rows) {
+      const head = await auditRepository.head(tx);
+      rows = chainRows(head ?? { seq: 0, hash: GENESIS_HASH }, events, details, time);
+      await auditRepository.insertMany(tx, rows);
+    }
+    const last = rows[rows.length - 1]!;
+    this.lastHead = { seq: last.seq, hash: last.hash };
     this.sinceCheckpoint += rows.length;
     if (this.sinceCheckpoint >= this.everyEntries) setImmediate(() => void this.checkpoint().catch(() => undefined));
     return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
@@ -143,4 +144,31 @@ export class AuditLog {
   lastOfType(type: string): Promise<AuditRow | undefined> {
     return auditRepository.lastByType(this.db, type);
   }
+}
+
+/** Entries for `events` chained after `head`. */
+function chainRows(
+  head: { seq: number; hash: string },
+  events: AuditEvent[],
+  details: string[],
+  time: string,
+): AuditRow[] {
+  let seq = head.seq;
+  let prev = head.hash;
+  return events.map((ev, i) => {
+    seq++;
+    const row: AuditRow = {
+      seq,
+      time,
+      type: ev.type,
+      actor: ev.actor,
+      subject: ev.subject,
+      details: details[i]!,
+      prev_hash: prev,
+      hash: "",
+    };
+    row.hash = entryHash(row);
+    prev = row.hash;
+    return row;
+  });
 }

@@ -32,7 +32,7 @@ import { decodeNameConstraints } from "./name-constraints.js";
 import { OcspIssuerHashes } from "./ocsp.js";
 import { OcspResponder } from "./ocsp-responder.js";
 import { IssuancePolicy } from "./policy.js";
-import { deviceProfiles, type LeafProfile } from "./profiles.js";
+import { assertProfile, deviceProfiles, type LeafProfile } from "./profiles.js";
 
 /** Reasons a subscriber or operator may give (RFC 5280 5.3.1, as the BRs allow for end-entity certificates). */
 export const ALLOWED_REVOCATION_REASONS = new Set([0, 1, 3, 4, 5, 9]);
@@ -108,7 +108,9 @@ export class Ca implements CertificateAuthority {
     this.profileList = deviceProfiles(pkiUrls(d.config.pkiBaseUrl), {
       validityDays: d.config.profiles.validityDays,
       maxValidityDays: d.config.profiles.maxValidityDays,
+      perProfile: d.config.profiles.perProfile,
     });
+    for (const p of this.profileList) assertProfile(p);
     for (const p of this.profileList)
       this.templates.set(
         p.name,

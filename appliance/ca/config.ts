@@ -22,6 +22,28 @@ const cidr = z.string().refine(
   { message: "not a CIDR range with host bits clear (e.g. 10.20.0.0/16, fd00::/8)" },
 );
 
+const profileValidity = z
+  .object({
+    validityDays: z.number().positive().max(3650).optional(),
+    maxValidityDays: z.number().positive().max(3650).optional(),
+  })
+  .strict();
+
+type ProfilesConfig = {
+  validityDays: number;
+  maxValidityDays: number;
+  perProfile: Partial<Record<string, { validityDays?: number | undefined; maxValidityDays?: number | undefined }>>;
+};
+
+/** A device profile's validity after its override (the global values where it sets none). */
+export function effectiveValidity(p: ProfilesConfig, name: string): { validityDays: number; maxValidityDays: number } {
+  const o = p.perProfile[name];
+  return {
+    validityDays: o?.validityDays ?? p.validityDays,
+    maxValidityDays: o?.maxValidityDays ?? p.maxValidityDays,
+  };
+}
+
 export const caConfigSchema = z
   .object({
     /** base URL of the plain-HTTP PKI endpoints as devices reach them, e.g. http://pki.plant.example:8080 */
@@ -54,11 +76,18 @@ export const caConfigSchema = z
     profiles: z
       .object({
         default: z.enum(["device-tls", "device-client"]).default("device-tls"),
+        /** default validity of device certificates (every profile unless overridden below) */
         validityDays: z.number().positive().max(3650).default(30),
+        /** hard maximum for every device profile: no per-profile override may exceed it */
         maxValidityDays: z.number().positive().max(3650).default(397),
+        /** per-profile overrides of validityDays / maxValidityDays, e.g. {"device-client": {"validityDays": 7}} */
+        perProfile: z
+          .object({ "device-tls": profileValidity.optional(), "device-client": profileValidity.optional() })
+          .strict()
+          .default({}),
       })
       .strict()
-      .default({ default: "device-tls", validityDays: 30, maxValidityDays: 397 }),
+      .default({ default: "device-tls", validityDays: 30, maxValidityDays: 397, perProfile: {} }),
     policy: z
       .object({
         permittedDns: z.array(dnsBase).default([]),
@@ -81,6 +110,8 @@ export const caConfigSchema = z
         fermatRounds: z.number().int().min(100).max(100_000).default(DEFAULT_KEY_POLICY.fermatRounds),
         /** file of blocked keys: one lower-case hex SHA-256 of the SPKI DER per line, # comments */
         blockedKeysFile: z.string().optional(),
+        /** openssl-blacklist files of Debian weak RSA keys (blacklist.RSA-2048, ...); see docs/issuance-cycle.md */
+        debianWeakKeysFiles: z.array(z.string().min(1)).min(1).optional(),
       })
       .strict()
       .default({ ...DEFAULT_KEY_POLICY }),
@@ -119,6 +150,24 @@ export const caConfigSchema = z
   .refine((c) => c.profiles.validityDays <= c.profiles.maxValidityDays, {
     message: "profiles.validityDays must not exceed profiles.maxValidityDays",
     path: ["profiles", "validityDays"],
+  })
+  .superRefine((c, ctx) => {
+    for (const [name, o] of Object.entries(c.profiles.perProfile)) {
+      if (!o) continue;
+      const { validityDays, maxValidityDays } = effectiveValidity(c.profiles, name);
+      if (o.maxValidityDays !== undefined && o.maxValidityDays > c.profiles.maxValidityDays)
+        ctx.addIssue({
+          code: "custom",
+          message: `must not exceed the hard maximum profiles.maxValidityDays (${c.profiles.maxValidityDays})`,
+          path: ["profiles", "perProfile", name, "maxValidityDays"],
+        });
+      else if (validityDays > maxValidityDays)
+        ctx.addIssue({
+          code: "custom",
+          message: `validity of ${validityDays} days exceeds this profile's maximum of ${maxValidityDays} days`,
+          path: ["profiles", "perProfile", name, "validityDays"],
+        });
+    }
   });
 
 export type CaConfig = z.infer<typeof caConfigSchema>;

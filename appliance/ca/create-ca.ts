@@ -8,6 +8,7 @@ import type { Db } from "../store/db.js";
 import { Ca } from "./ca.js";
 import { pemToDer } from "./cert-parse.js";
 import { type CaConfig, parseCaConfig } from "./config.js";
+import { loadDebianWeakKeys } from "./debian-weak-keys.js";
 import { type BlockedKeyCheck, KeyPolicy } from "./goodkey.js";
 
 export interface CreateCaOptions {
@@ -60,8 +61,14 @@ export async function createCa(opts: CreateCaOptions): Promise<Ca> {
     const auditKey = opts.token.findKey(config.hsm.auditKeyLabel);
     audit = new AuditLog(opts.db, auditKey, opts.now ? { now: opts.now } : {});
   }
-  const { blockedKeysFile, ...kp } = config.keyPolicy;
-  const keyPolicy = new KeyPolicy(kp, blockedKeysFile ? loadBlockedKeys(blockedKeysFile) : undefined);
+  const { blockedKeysFile, debianWeakKeysFiles, ...kp } = config.keyPolicy;
+  const lists: BlockedKeyCheck[] = [];
+  if (blockedKeysFile) lists.push(loadBlockedKeys(blockedKeysFile));
+  if (debianWeakKeysFiles) lists.push(loadDebianWeakKeys(debianWeakKeysFiles));
+  const keyPolicy = new KeyPolicy(
+    kp,
+    lists.length ? (hash, key) => lists.map((check) => check(hash, key)).find((why) => why !== undefined) : undefined,
+  );
   const rootCrlPath = config.certificates.rootCrl;
   const ca = await Ca.start({
     config,

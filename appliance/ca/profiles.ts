@@ -133,23 +133,36 @@ export function crossProfile(opts: {
   };
 }
 
-/** The default device profiles, pointing at the appliance's URLs for the issuing CA. */
+/** Validity in days of one device profile. */
+export interface DeviceValidity {
+  validityDays?: number;
+  maxValidityDays?: number;
+}
+
+/**
+ * The default device profiles, pointing at the appliance's URLs for the issuing CA. `opts` sets the
+ * validity of all of them; `opts.perProfile` overrides it for one profile (by name).
+ */
 export function deviceProfiles(
   urls: PkiUrls,
-  opts: { validityDays?: number; maxValidityDays?: number } = {},
+  opts: DeviceValidity & { perProfile?: Partial<Record<string, DeviceValidity>> } = {},
 ): LeafProfile[] {
-  const validity = Math.round((opts.validityDays ?? 30) * DAY);
-  const max = Math.round((opts.maxValidityDays ?? 397) * DAY);
+  const validity = (name: string) => {
+    const o = opts.perProfile?.[name];
+    return {
+      validitySeconds: Math.round((o?.validityDays ?? opts.validityDays ?? 30) * DAY),
+      maxValiditySeconds: Math.round((o?.maxValidityDays ?? opts.maxValidityDays ?? 397) * DAY),
+    };
+  };
   const common = {
     kind: "leaf" as const,
-    validitySeconds: validity,
-    maxValiditySeconds: max,
     aia: { ocsp: [urls.ocsp], caIssuers: [urls.caIssuers] },
     crlDistributionPoints: [urls.crl],
   };
   return [
     {
       ...common,
+      ...validity("device-tls"),
       name: "device-tls",
       description: "device TLS server and client: serverAuth + clientAuth",
       ekus: ["serverAuth", "clientAuth"],
@@ -158,6 +171,7 @@ export function deviceProfiles(
     },
     {
       ...common,
+      ...validity("device-client"),
       name: "device-client",
       description: "device TLS client only: clientAuth",
       ekus: ["clientAuth"],

@@ -42,6 +42,25 @@ export const auditRepository = {
     }
   },
 
+  /**
+   * insertMany only if the chain's head is still `head` (checked in the same statement): how an
+   * appender that remembers the head it wrote last skips reading it. False (nothing inserted) when
+   * the head moved (another writer, or the remembered rows were rolled back).
+   */
+  async insertManyAfter(tx: Queryable, head: { seq: number; hash: string }, rows: AuditRow[]): Promise<boolean> {
+    if (rows.length > 500) return false;
+    const params: SqlParam[] = [];
+    for (const r of rows) params.push(r.seq, r.time, r.type, r.actor, r.subject, r.details, r.prev_hash, r.hash);
+    params.push(head.seq, head.hash);
+    const res = await tx.run(
+      `INSERT INTO audit_log (seq, time, type, actor, subject, details, prev_hash, hash)
+       SELECT * FROM (VALUES ${rows.map(() => "(?,?,?,?,?,?,?,?)").join(",")})
+       WHERE (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) = (?, ?)`,
+      params,
+    );
+    return res.changes === rows.length;
+  },
+
   entryAt(q: Queryable, seq: number): Promise<AuditRow | undefined> {
     return q.get<AuditRow>("SELECT * FROM audit_log WHERE seq = ?", [seq]);
   },

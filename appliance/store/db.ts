@@ -257,36 +257,10 @@ export class Db implements Queryable {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
         this.stats.writeJobs += batch.length;
+        if (await this.runPlain(batch)) continue;
         const results: Array<{ ok: boolean; value: unknown }> = [];
-        if (batch.length === 1) {
-          try {
-            await this.w.run("BEGIN IMMEDIATE");
-          } catch (e) {
-            batch[0]!.reject(storeError(e));
-            continue;
-          }
-          // a lone job needs no savepoint: if it fails, the whole transaction is its own to roll back
-          const job = batch[0]!;
-          let value: unknown;
-          try {
-            value = await job.fn(this.w);
-          } catch (e) {
-            await this.w.run("ROLLBACK").catch(() => undefined);
-            job.reject(jobError(e));
-            continue;
-          }
-          try {
-            await this.w.run("COMMIT");
-          } catch (e) {
-            await this.w.run("ROLLBACK").catch(() => undefined);
-            job.reject(storeError(e));
-            continue;
-          }
-          this.stats.commits++;
-          job.resolve(value);
-          continue;
-        }
-        // Each job runs inside its own SAVEPOINT so a failing job rolls back alone. The statements
+        // A job failed in the plain run, which was rolled back whole: run the batch again with each
+        // job inside its own SAVEPOINT so a failing job rolls back alone. The statements
         // between two jobs (release or roll back the previous savepoint, open the next one, or
         // commit after the last) go to SQLite as one exec: one thread-pool round trip per job
         // boundary instead of two or three. If a boundary fails, nothing of the batch commits.
@@ -343,6 +317,45 @@ export class Db implements Queryable {
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * The common case first: the batch's jobs one after another in one transaction, no savepoints
+   * (BEGIN and COMMIT are the only extra SQLite calls, however many jobs). True when the batch is
+   * settled (committed, or failed as a whole, or a lone job failed and was rolled back); false when
+   * one of several jobs failed: everything was rolled back and nothing settled, so the caller runs
+   * the batch again with savepoints (a job body only touches `tx`: running it again is running it
+   * later, and its first run left nothing behind).
+   */
+  private async runPlain(batch: Job[]): Promise<boolean> {
+    try {
+      await this.w.run("BEGIN IMMEDIATE");
+    } catch (e) {
+      for (const j of batch) j.reject(storeError(e));
+      return true;
+    }
+    const values: unknown[] = [];
+    for (const job of batch) {
+      try {
+        values.push(await job.fn(this.w));
+      } catch (e) {
+        await this.w.run("ROLLBACK").catch(() => undefined);
+        if (batch.length > 1) return false;
+        // a lone job: the rolled-back transaction was its own
+        job.reject(jobError(e));
+        return true;
+      }
+    }
+    try {
+      await this.w.run("COMMIT");
+    } catch (e) {
+      await this.w.run("ROLLBACK").catch(() => undefined);
+      for (const j of batch) j.reject(storeError(e));
+      return true;
+    }
+    this.stats.commits++;
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(values[i]);
+    return true;
   }
 
   /** Runs one or more parameterless statements on the writer in one thread-pool round trip. */

@@ -71,7 +71,13 @@ export const tokenInit: Action<InitStep> = {
         soPin: soPin.toString(),
         userPin: userPin.toString(),
       });
-      const token = HsmToken.open({ library: env.library, label: decl.label, pin: { value: userPin.toString() } });
+      // logs in once and drops the PIN: nothing keeps it for a re-login
+      const token = HsmToken.open({
+        library: env.library,
+        label: decl.label,
+        pin: { value: userPin.toString() },
+        keepPin: false,
+      });
       let outputs: Array<{ path: string; bytes: Buffer }>;
       let attrs: KeyAttributes;
       let logKeyId: string;
@@ -205,9 +211,21 @@ export const tokenUnlock: Action<UnlockStep> = {
       const c = env.shares;
       if (!c) throw new CeremonyError("wrong-state", "no shares were collected");
       contributors = c.contributors;
-      token = await c.use((pin) =>
-        HsmToken.open({ library: env.library, label: decl.label, pin: { value: pin.toString("utf8") } }),
-      );
+      // the rebuilt PIN logs in once and is dropped (no automatic re-login: after a session loss the
+      // token refuses with login-required until a new quorum unlocks it); its buffer is zeroed here and
+      // again by the collector, which also wipes the opened shares
+      token = await c.use((pin) => {
+        try {
+          return HsmToken.open({
+            library: env.library,
+            label: decl.label,
+            pin: { value: pin.toString("utf8") },
+            keepPin: false,
+          });
+        } finally {
+          pin.fill(0);
+        }
+      });
     }
     const keyAttributes: KeyAttributes[] = [];
     const checks: CheckResult[] = [];

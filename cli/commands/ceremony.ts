@@ -43,10 +43,12 @@ const HELP = `usage:
                          [--pin-shares TOKEN=FILE]... [--operator-pin TOKEN=SOURCE]... [--file inputs/X=PATH]...
                          [--commands FILE] [--library PATH] [--participant-library PATH]
   plantroot ceremony verify BUNDLE [--registry-hash SHA256] [--log-key SHA256] [--json]
-  plantroot ceremony install-subca BUNDLE --config FILE [--registry-hash SHA256] [--log-key SHA256]
+  plantroot ceremony install-subca BUNDLE --config FILE [--pin SOURCE] [--registry-hash SHA256] [--log-key SHA256]
                                    [--step ID] [--actor NAME]
 
-ROLE is one of ${ROLES.join(", ")}. SOURCE is file:/path, env:VARIABLE (a literal PIN only for demos and tests).
+ROLE is one of ${ROLES.join(", ")}. SOURCE is file:/path, fd:N (an inherited
+file descriptor: root runs \`runuser -u plantroot -- plantroot … --pin fd:3 3</etc/plantroot/credentials/hsm-pin\`),
+credential:NAME (under systemd), env:VARIABLE (a literal PIN only for demos and tests).
 dry-run always runs on throw-away SoftHSM tokens in a temporary directory, never on a real HSM.
 run reads its commands from --commands FILE or, line by line, from standard input; "help" lists them.
 verify pins: give the registry hash and ceremony-log key id recorded at the bootstrap ceremony, kept off
@@ -55,7 +57,8 @@ install-subca puts the SubCA certificate of a verified bundle (its cert.import s
 that \`plantroot serve --config FILE\` runs: the certificate must carry the key on the appliance token, the
 files ca.certificates names are written, the CA is started once on them, and the appliance's audit chain
 records ceremony.subca-installed (ceremony id, transcript head, certificate SHA-256). Run it while the
-appliance is stopped; it is idempotent.`;
+appliance is stopped; it is idempotent. The appliance token's PIN comes from the configuration's hsm.pin,
+or from --pin (a {"credential"} PIN exists only inside the service).`;
 
 const RUN_HELP = `commands inside "run":
   status                                show every step
@@ -293,6 +296,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(values["registry-hash"] ? { registryHash: values["registry-hash"] } : {}),
         ...(values["log-key"] ? { logKeyId: values["log-key"] } : {}),
         ...(values.step ? { step: values.step } : {}),
+        ...(values.pin ? { pin: parsePinSource(values.pin) } : {}),
         actor: values.actor ?? `operator:${userInfo().username}`,
       });
     default:
@@ -304,7 +308,7 @@ export async function run(argv: string[]): Promise<number> {
 async function installSubCa(
   bundle: string,
   configPath: string,
-  o: { registryHash?: string; logKeyId?: string; step?: string; actor: string },
+  o: { registryHash?: string; logKeyId?: string; step?: string; pin?: PinSource; actor: string },
 ): Promise<number> {
   // the appliance side is loaded only for this subcommand (the others run on officers' workstations)
   const [
@@ -332,7 +336,8 @@ async function installSubCa(
   const token = HsmToken.open({
     ...(config.hsm.library ? { library: config.hsm.library } : {}),
     label: config.hsm.token,
-    pin: config.hsm.pin,
+    // --pin overrides the configuration's source: {"credential"} exists only inside the service
+    pin: o.pin ?? config.hsm.pin,
   });
   try {
     const caConfig = parseCaConfig(config.ca);

@@ -1,21 +1,24 @@
 // `plantroot config check`: validates the config file (each problem names its field) and checks what
 // it points at on this machine — data directory, PKCS#11 library, SoftHSM config, PIN credential.
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { caConfigSchema } from "../../appliance/ca/config.js";
 import { serveConfigSchema } from "../../appliance/config.js";
 import { validationConfigSchema } from "../../appliance/validation/config.js";
 import { CliError } from "../cli-error.js";
 import { caCertificateFiles } from "../ops/ca-summary.js";
-import { CREDENTIALS_SOURCE, configPath, pinFile, validateConfig } from "../ops/config-file.js";
+import { CREDENTIALS_SOURCE, configPath, DEFAULT_CONFIG, pinFile, validateConfig } from "../ops/config-file.js";
 
 const HELP = `usage: plantroot config check [--config FILE]
 
 Validates the configuration (default /etc/plantroot/config.json, or $PLANTROOT_CONFIG) and the
-files it refers to. A PIN the service gets as a systemd credential (hsm.pin {"file":
-"/run/credentials/plantroot.service/NAME"}) is checked at its source /etc/plantroot/credentials/NAME
-(root only), which the unit hands over with LoadCredential. Exit 1 on problems.`;
+files it refers to. A PIN the service gets as a systemd credential (hsm.pin {"credential": NAME},
+or {"file": "/run/credentials/plantroot.service/NAME"}) is checked at its source
+/etc/plantroot/credentials/NAME (root only), which the unit hands over with LoadCredential.
+A PIN in an environment variable (hsm.pin {"env": NAME}) is a problem for the production config
+(/etc/plantroot/config.json, or any file when NODE_ENV=production, as plantroot.service sets it)
+and a warning otherwise (tests, demos). Exit 1 on problems.`;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -37,7 +40,16 @@ export async function run(argv: string[]): Promise<number> {
   return problems.length ? 1 : 0;
 }
 
-export function checkConfigFile(path: string): { problems: string[]; warnings: string[] } {
+/** The appliance's own config (/etc/plantroot/config.json), or any config when NODE_ENV=production. */
+export function isProductionConfig(path: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return resolve(path) === DEFAULT_CONFIG || env.NODE_ENV === "production";
+}
+
+export function checkConfigFile(
+  path: string,
+  opts: { production?: boolean } = {},
+): { problems: string[]; warnings: string[] } {
+  const production = opts.production ?? isProductionConfig(path);
   const warnings: string[] = [];
   let text: string;
   try {
@@ -76,8 +88,13 @@ export function checkConfigFile(path: string): { problems: string[]; warnings: s
   }
 
   const pin = config.hsm.pin;
-  if ("env" in pin)
-    warnings.push("hsm.pin: a PIN in an environment variable is for tests only; use a systemd credential");
+  if ("env" in pin) {
+    if (production)
+      problems.push(
+        'hsm.pin: a PIN in an environment variable is not allowed in production (other processes and crash dumps can see it); use a systemd credential: {"credential": "hsm-pin"}',
+      );
+    else warnings.push("hsm.pin: a PIN in an environment variable is for tests only; use a systemd credential");
+  }
   const file = pinFile(pin);
   if (file) {
     if (!existsSync(file)) warnings.push(`hsm.pin: ${file} does not exist yet (written when the HSM token is set up)`);

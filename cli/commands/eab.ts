@@ -4,15 +4,20 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createEab, listEab, revokeEab } from "../../appliance/acme/service/eab.js";
 import { AuditLog, type CheckpointSigner } from "../../appliance/audit/index.js";
-import { loadServeConfig } from "../../appliance/config.js";
 import { Db } from "../../appliance/store/db.js";
 import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
+import { getEab } from "../../appliance/store/acme/eab.js";
 import { CliError } from "../cli-error.js";
+import { loadConfig } from "../ops/config-file.js";
 
 const HELP = `usage:
-  plantroot eab create --label TEXT [--identifier PATTERN]... [--reusable] [--expires-days N] (--config FILE | --data-dir DIR)
-  plantroot eab list (--config FILE | --data-dir DIR) [--json]
-  plantroot eab revoke KID (--config FILE | --data-dir DIR)
+  plantroot eab create --label TEXT [--identifier PATTERN]... [--reusable] [--expires-days N] [--config FILE | --data-dir DIR]
+  plantroot eab list [--config FILE | --data-dir DIR] [--json]
+  plantroot eab revoke KID [--config FILE | --data-dir DIR]
+
+The database is <dataDir>/plantroot.db of the configuration (default /etc/plantroot/config.json, or
+$PLANTROOT_CONFIG; a CA section is not needed, so credentials can be made before the first
+ceremony). list never shows HMAC keys; revoked credentials stay listed.
 
 PATTERN pre-authorises identifiers for accounts bound with this credential (no challenge needed):
   plc7.line3.plant (exactly that name), *.line3.plant (any name below it), 10.20.0.0/16, fd00::/8.
@@ -46,8 +51,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return sub ? 0 : 2;
   }
-  const dataDir = values.config ? loadServeConfig(values.config).dataDir : values["data-dir"];
-  if (!dataDir) throw new CliError("--config FILE or --data-dir DIR is required");
+  if (values.config && values["data-dir"]) throw new CliError("give --config FILE or --data-dir DIR, not both");
+  const dataDir = values["data-dir"] ?? loadConfig(values.config).dataDir;
   const db = await Db.open(join(dataDir, "plantroot.db"), { migrations: MIGRATIONS });
   // creations and revocations go into the audit chain; the running appliance signs its checkpoints
   const audit = new AuditLog(db, CHECKPOINTS_ELSEWHERE);
@@ -114,7 +119,15 @@ export async function run(argv: string[]): Promise<number> {
       case "revoke": {
         const kid = args[0];
         if (!kid) throw new CliError("the key ID to revoke is required");
-        if (!(await revokeEab(db, kid, { audit, actor }))) throw new CliError(`no active credential ${kid}`, 1);
+        if (!(await revokeEab(db, kid, { audit, actor }))) {
+          const known = await getEab(db, kid);
+          throw new CliError(
+            known
+              ? `EAB credential ${kid} is already revoked`
+              : `no EAB credential with key ID ${kid} (plantroot eab list shows them)`,
+            1,
+          );
+        }
         console.log(`revoked ${kid} (accounts already bound stay valid; deactivate them separately)`);
         return 0;
       }

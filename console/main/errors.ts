@@ -17,6 +17,7 @@ export type ConsoleErrorKind =
   | "no-ceremony" // no ceremony is open
   | "not-found" // a script package, bundle, certificate or request does not exist
   | "unavailable" // the console was started without what this needs (appliance store, dialog)
+  | "dry-run-failed" // the dry run's own process (plantroot ceremony dry-run) failed; its message says why
   | "io"; // the file system refused
 
 export class ConsoleError extends Error {

@@ -9,7 +9,6 @@ import {
   canonicalBytes,
   checkScriptSignatures,
   type DryRunReport,
-  dryRun,
   dryRunHash,
   isCeremonyError,
   type LoadedScript,
@@ -38,6 +37,7 @@ const SignaturesFile = z.array(
   }),
 );
 import type { ScriptPackageView, ScriptSignatureView } from "../common/views.js";
+import { dryRunInChild } from "./dry-run-process.js";
 import { ConsoleError } from "./errors.js";
 import type { ConsoleLog } from "./log.js";
 import { withOfficer } from "./tokens.js";
@@ -66,13 +66,18 @@ function readJson(path: string): unknown {
 }
 
 function filesUnder(root: string, prefix: string): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
+  return Object.fromEntries(Object.entries(pathsUnder(root, prefix)).map(([k, p]) => [k, readFileSync(p)]));
+}
+
+/** Files below `root` by `prefix/relative/path` → absolute path. */
+function pathsUnder(root: string, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
   if (!existsSync(root)) return out;
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else out[`${prefix}/${relative(root, p).split("\\").join("/")}`] = readFileSync(p);
+      else out[`${prefix}/${relative(root, p).split("\\").join("/")}`] = p;
     }
   };
   walk(root);
@@ -86,6 +91,8 @@ export class ScriptPackages {
     dataDir: string,
     private readonly library: string,
     private readonly log: ConsoleLog,
+    /** the `plantroot` command that runs dry runs (default: bin/plantroot.mjs of this checkout) */
+    private readonly cli?: string,
   ) {
     this.root = join(dataDir, "scripts");
     mkdirSync(this.root, { recursive: true });
@@ -219,22 +226,33 @@ export class ScriptPackages {
     return r.data;
   }
 
-  /** Runs the script against throw-away SoftHSM tokens and writes dry-run.json (once). */
+  /**
+   * Runs the script against throw-away SoftHSM tokens and writes dry-run.json (once). The dry run is
+   * its own process (`plantroot ceremony dry-run`) with a temporary SoftHSM token directory: it never
+   * makes tokens in the console's token store nor takes slots on a real HSM.
+   */
   async dryRun(id: string, registry: Registry): Promise<ScriptPackageView> {
     const dir = this.dirOf(id);
     const out = join(dir, "dry-run.json");
     if (existsSync(out))
       throw new ConsoleError("not-allowed", "this script already has a dry-run report; signatures cover it");
-    const raw = readJson(join(dir, "script.json"));
-    const report = await dryRun({
-      script: raw,
+    const scriptPath = join(dir, "script.json");
+    const raw = readJson(scriptPath);
+    // what can be checked without tokens fails here, with the engine's own error kind
+    const loaded = loadScript(raw, registry);
+    const report = await dryRunInChild({
+      scriptPath,
       registry: registry.document,
-      library: this.library,
-      files: filesUnder(join(dir, "inputs"), "inputs"),
-      sampleInputs: Object.fromEntries(
-        Object.entries(filesUnder(join(dir, "samples"), "samples")).map(([k, v]) => [k.slice("samples/".length), v]),
-      ),
+      inputs: {
+        files: pathsUnder(join(dir, "inputs"), "inputs"),
+        samples: Object.fromEntries(
+          Object.entries(pathsUnder(join(dir, "samples"), "samples")).map(([k, v]) => [k.slice("samples/".length), v]),
+        ),
+      },
+      cli: this.cli,
     });
+    if (report.scriptHash !== loaded.hash || report.ceremonyId !== loaded.script.ceremonyId)
+      throw new ConsoleError("dry-run-failed", "the dry run reported on a different script (changed while it ran?)");
     writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`, { flag: "wx" });
     this.log.append({
       event: "script.dry-run",

@@ -1,6 +1,7 @@
 // `npm run console`: starts the Electron console where Electron's binary is installed; where it is
 // not (installed with ELECTRON_SKIP_BINARY_DOWNLOAD=1), says so and how to run the loopback host.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { buildElectron, buildRenderer } from "./build.js";
 
@@ -9,6 +10,7 @@ export function electronBinary(): { path: string } | { missing: string } {
   try {
     const p = createRequire(import.meta.url)("electron") as unknown;
     if (typeof p !== "string") return { missing: "the electron package did not return a binary path" };
+    if (!existsSync(p)) return { missing: `the electron package points to ${p}, which does not exist` };
     return { path: p };
   } catch (e) {
     return { missing: (e as Error).message };
@@ -27,10 +29,15 @@ To get the Electron app here: install Electron's binary for this platform (unset
 ELECTRON_SKIP_BINARY_DOWNLOAD and reinstall the electron package), rebuild the native modules
 (pkcs11js, sqlite3) for Electron's Node ABI, then run npm run console again.`;
 
+/** What `npm run console` prints where Electron cannot start: what to do first, Electron's raw error last. */
+export function noElectronMessage(raw: string): string {
+  return `plantroot console: the Electron app cannot start on this machine.\n\n${NO_ELECTRON}\n\n(Electron's own error, for reference: ${raw})`;
+}
+
 async function main(): Promise<number> {
   const bin = electronBinary();
   if ("missing" in bin) {
-    console.error(`plantroot console: cannot start Electron: ${bin.missing}\n\n${NO_ELECTRON}`);
+    console.error(noElectronMessage(bin.missing));
     return 3;
   }
   await buildRenderer();

@@ -20,6 +20,9 @@ NODE_BIN="${PLANTROOT_NODE_BIN:-$(command -v node)}"
 NODE_VERSION="$("$NODE_BIN" -p 'process.versions.node')"
 
 export npm_config_nodedir="${npm_config_nodedir:-/usr}"   # node-gyp uses /usr/include/node, no download
+# native modules (sqlite3, pkcs11js) are compiled here, never fetched as prebuilt binaries: with
+# network access, prebuild-install would otherwise download sqlite3's binary from GitHub
+export npm_config_build_from_source=true
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)}"
 
 log() { printf '[package] %s\n' "$*" >&2; }

@@ -30,7 +30,7 @@ fs.writeFileSync(`${dest}/dist/package.json`, JSON.stringify({ name: p.name, ver
 JS
 
 # node_modules, cached: same lockfile + same Node + same recipe gives the same tree
-recipe=5
+recipe=6   # 6: npm_config_build_from_source=true (common.sh), object files checked
 key="$( (cat "$REPO/package-lock.json" "$DEST/package.json"; echo "node=$NODE_VERSION recipe=$recipe") | sed "s/\"version\": \"$VERSION\"//" | sha256sum | cut -c1-16)"
 cached="$CACHE/node_modules/$key.tar"
 cache_lock "node_modules"
@@ -50,6 +50,8 @@ else
     # keep only the built addons of native modules: no sources, objects or build files
     for m in node_modules/sqlite3 node_modules/pkcs11js; do
       [ -d "$m/build/Release" ] || { echo "$m was not built" >&2; exit 1; }
+      # compiled here: node-gyp leaves object files (a downloaded prebuilt binary has none)
+      [ -n "$(find "$m/build" -name '*.o' -print -quit)" ] || { echo "$m was not built from source" >&2; exit 1; }
       find "$m/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
       find "$m/build/Release" -mindepth 1 -maxdepth 1 ! -name '*.node' -exec rm -rf {} +
       rm -rf "$m/src" "$m/deps"

@@ -6,11 +6,12 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { percentile } from "./acme-driver.js";
-import { buildOrders, measureRun, type Row, startAppliance } from "./servers.js";
+import { buildOrders, builtTree, measureRun, type Row, startAppliance } from "./servers.js";
 
 const TREES = (process.env.BENCH_AB_TREES ?? `new=${process.cwd()}`).split(",").map((t) => {
   const [name, dir] = t.includes("=") ? (t.split("=") as [string, string]) : [t, t];
-  return { name, root: resolve(dir) };
+  // BENCH_BUILD=1: each tree compiled (dist/, as the package ships it) instead of run through tsx
+  return { name, root: process.env.BENCH_BUILD ? builtTree(resolve(dir)) : resolve(dir) };
 });
 const REPS = Number(process.env.BENCH_AB_REPS ?? 4);
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 600);
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
         }
         rows.get(t.name)!.push(row);
         console.log(
-          `${t.name.padEnd(8)} rep ${rep}: server CPU ${row.cpuMsPerCert.toFixed(2)} ms/cert, ${row.certsPerSec.toFixed(0)} certs/s, p99 ${row.p99.toFixed(0)} ms, failed ${row.result.failed}${row.result.stalled ? " (STALLED)" : ""}` +
+          `${t.name.padEnd(8)} rep ${rep}: server CPU ${row.cpuMsPerCert.toFixed(2)} ms/cert, ${row.certsPerSec.toFixed(0)} certs/s, p99 ${row.p99.toFixed(0)} ms, peak RSS ${row.peakRssMb.toFixed(0)} MB, failed ${row.result.failed}${row.result.stalled ? " (STALLED)" : ""}` +
             (row.db
               ? `, SQLite calls/cert ${row.db.writerCalls.toFixed(2)} writer + ${row.db.readerCalls.toFixed(2)} reader, commits/cert ${row.db.commits.toFixed(2)}`
               : ""),
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
+    if (process.env.BENCH_BUILD) for (const t of TREES) rmSync(t.root, { recursive: true, force: true });
   }
   console.log("\ntree      CPU ms/cert: median  (min–max)  runs   failed");
   const base = TREES[0]!.name;

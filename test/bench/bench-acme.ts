@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { percentile } from "./acme-driver.js";
-import { buildOrders, measureRun, type Row, startAppliance, startPebble } from "./servers.js";
+import { buildOrders, builtTree, measureRun, ROOT, type Row, startAppliance, startPebble } from "./servers.js";
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 500);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 60);
@@ -18,6 +18,8 @@ const SERVERS = (process.env.BENCH_SERVERS ?? "pebble,appliance").split(",") as 
 const STALL_MS = 20_000;
 const PEBBLE_ATTEMPTS = 3;
 const POLL_MS = 50;
+/** BENCH_BUILD=1: run the appliance compiled (dist/, as the package ships it) instead of through tsx */
+const BUILD = Boolean(process.env.BENCH_BUILD);
 
 function fmt(n: number, d = 1): string {
   return Number.isFinite(n) ? n.toFixed(d) : "n/a";
@@ -27,14 +29,15 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "bench-acme-"));
   const dataDir = join(work, "appliance");
   mkdirSync(dataDir);
+  const root = BUILD && SERVERS.includes("appliance") ? builtTree() : ROOT;
   console.log(
-    `bench:acme — ${ORDERS} orders per run (+${WARMUP} warm-up), ${ACCOUNTS} accounts, concurrency ${CONCURRENCY.join(" and ")}, ${ROUNDS} round(s)`,
+    `bench:acme — ${ORDERS} orders per run (+${WARMUP} warm-up), ${ACCOUNTS} accounts, concurrency ${CONCURRENCY.join(" and ")}, ${ROUNDS} round(s); appliance ${BUILD ? `compiled (${root})` : "through tsx"}`,
   );
   const rows: Row[] = [];
   const stalls = { pebble: 0, appliance: 0 };
   try {
     // the appliance's first start creates the tokens and the demo PKI (not timed)
-    if (SERVERS.includes("appliance")) await (await startAppliance(dataDir)).stop();
+    if (SERVERS.includes("appliance")) await (await startAppliance(dataDir, root)).stop();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const c of CONCURRENCY) {
         for (const kind of SERVERS) {
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
           // reported and repeated with a fresh Pebble, up to PEBBLE_ATTEMPTS times; the appliance gets one try
           const attempts = kind === "pebble" ? PEBBLE_ATTEMPTS : 1;
           for (let attempt = 1; attempt <= attempts; attempt++) {
-            const server = kind === "pebble" ? await startPebble(work) : await startAppliance(dataDir);
+            const server = kind === "pebble" ? await startPebble(work) : await startAppliance(dataDir, root);
             let run: Row;
             try {
               run = await measureRun(server, {
@@ -88,6 +91,7 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
+    if (root !== ROOT) rmSync(root, { recursive: true, force: true });
   }
   summary(rows);
   console.log(`stalled runs: pebble ${stalls.pebble}, appliance ${stalls.appliance}`);

@@ -2,8 +2,18 @@
 // (`plantroot demo` from a given source tree), with /proc CPU and RSS readings and an http-01 responder.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  createWriteStream,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { buildCsr } from "../../appliance/csr-builder.js";
@@ -13,6 +23,32 @@ import { AcmeDriver, type DriverAccount, newDriverAccount, percentile, type RunR
 export const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 /** this checkout */
 export const ROOT = resolve(import.meta.dirname, "../..");
+
+/**
+ * The appliance as it ships: a copy of `root`'s sources compiled with `npm run build`'s tsconfig into
+ * dist/, which bin/plantroot.mjs runs instead of the TypeScript sources through tsx. Returns the
+ * copy's directory (BENCH_BUILD=1 makes the ACME benches run the appliance from there).
+ */
+export function builtTree(root = ROOT): string {
+  const dir = mkdtempSync(join(tmpdir(), "bench-built-"));
+  for (const f of [
+    "package.json",
+    "tsconfig.json",
+    "tsconfig.build.json",
+    "bin",
+    "hsm",
+    "appliance",
+    "ceremonies",
+    "cli",
+  ])
+    cpSync(join(root, f), join(dir, f), { recursive: true });
+  symlinkSync(realpathSync(join(root, "node_modules")), join(dir, "node_modules"));
+  execFileSync(process.execPath, [join(dir, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+    cwd: dir,
+    stdio: "inherit",
+  });
+  return dir;
+}
 
 export interface Server {
   name: string;

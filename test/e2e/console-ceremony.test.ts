@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Registry } from "../../ceremonies/registry.js";
 import type { CeremonyScript } from "../../ceremonies/script.js";
-import { type ConsoleState, ROLE_TITLES, type Result, type Role } from "../../console/common/views.js";
+import { type ConsoleState, ROLE_TITLES, type Result, type Role, type TokenView } from "../../console/common/views.js";
 import { useSoftHsm } from "../../hsm/index.js";
 import { type ConsoleHost, launchChromium, startConsoleHost } from "../helpers/console-host.js";
 import { ConsoleUi } from "../helpers/console-ui.js";
@@ -290,6 +290,18 @@ describe("console: a root + SubCA ceremony in Chromium", () => {
     expect(await card.innerText()).toContain("Run the dry run");
     expect(await card.getByRole("button", { name: "Start this ceremony" }).isDisabled()).toBe(true);
     await ui.ok(card.getByRole("button", { name: "Run the dry run" }));
+    // the dry run ran in its own process on a temporary SoftHSM: the console's token store gained nothing
+    const listed = (await api<TokenView[]>("listTokens", {})).body;
+    if (!listed.ok) throw new Error(listed.error.message);
+    const labels = listed.value.map((t) => t.label);
+    expect(labels).toContain("p-alice");
+    expect(labels.filter((l) => l.startsWith("dry-"))).toEqual([]);
+    const store = execFileSync("softhsm2-util", ["--show-slots"], {
+      env: { ...process.env, SOFTHSM2_CONF: join(work, "hsm", "softhsm2.conf") },
+      encoding: "utf8",
+    });
+    expect(store).toContain("p-alice");
+    expect(store).not.toMatch(/Label:\s+dry-/);
     for (const who of ["alice", "rita"]) {
       await card.getByLabel("Signer", { exact: true }).selectOption(who);
       await card.getByLabel("PIN", { exact: true }).fill(`pin-${who}`);
@@ -396,7 +408,11 @@ describe("console: a root + SubCA ceremony in Chromium", () => {
     expect(text).toContain("CA: true, path length ≤ 0");
     for (const [p, r] of [...AW, ["dave", "officer"]] as Array<[string, Role]>)
       expect((await approve("subca-cert", p, r)).text).toContain("accepted");
-    await ui.shot(SHOTS, "05-ceremony-subca.png");
+    // the step heading down to the certificate to be signed (name constraints, EKU, pathLen 0)
+    await ui.shot(SHOTS, "05-ceremony-subca.png", {
+      from: ui.app.locator("#h-step-subca-cert"),
+      to: ui.region("Certificate to be signed"),
+    });
     expect((await approve("subca-cert", "erin", "officer")).text).toContain("accepted");
     await execute("subca-cert");
     await runStep("subca-import", AW);

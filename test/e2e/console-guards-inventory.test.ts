@@ -19,6 +19,7 @@ import { openReadOnly } from "../../appliance/store/readonly.js";
 import { canonicalBytes } from "../../ceremonies/jcs.js";
 import { Registry } from "../../ceremonies/registry.js";
 import type { CeremonyScript } from "../../ceremonies/script.js";
+import type { InventoryView, Result } from "../../console/common/views.js";
 import { contentSecurityPolicy } from "../../console/main/security.js";
 import { HsmToken, useSoftHsm } from "../../hsm/index.js";
 import { TEST_NAMES } from "../helpers/ca-fixture.js";
@@ -528,6 +529,29 @@ describe("inventory and revocation", () => {
     const card = ui.region(`Revoke ${soonest} (keyCompromise) collecting approvals`);
     const revoke = card.getByRole("button", { name: "Revoke now" });
     expect(await revoke.isDisabled()).toBe(true);
+    // the console API refuses a revocation without its quorum, whatever the renderer shows
+    const inv = JSON.parse((await api("getInventory", {})).body) as Result<InventoryView>;
+    if (!inv.ok) throw new Error(inv.error.message);
+    const requestId = inv.value.revocations.find((r) => r.serial === soonest && r.status === "collecting")!.id;
+    const executeDirectly = async () => {
+      const r = await api("executeRevocation", { requestId });
+      expect(r.status).toBe(200); // command results travel as {ok, value | error}
+      return JSON.parse(r.body) as Result<InventoryView>;
+    };
+    const notRevoked = async () => {
+      const q = await openReadOnly(dbPath);
+      const row = await q.get<{ revoked_at: number | null }>(
+        "SELECT revoked_at FROM ca_certificates WHERE serial = ?",
+        [soonest],
+      );
+      await q.close();
+      expect(row).toEqual({ revoked_at: null });
+    };
+    expect(await executeDirectly()).toMatchObject({
+      ok: false,
+      error: { kind: "not-allowed", message: expect.stringMatching(/^the revocation needs more approvals: /) },
+    });
+    await notRevoked();
     for (const [p, role] of [
       ["alice", "admin"],
       ["carol", "officer"],
@@ -539,6 +563,12 @@ describe("inventory and revocation", () => {
     }
     expect(await revoke.isDisabled()).toBe(true);
     expect(await card.locator(".quorum-status").innerText()).toContain("Still needed");
+    // admin + one officer of "all(admin) and 2 of officers": still refused by the API, nothing revoked
+    expect(await executeDirectly()).toMatchObject({
+      ok: false,
+      error: { kind: "not-allowed", message: expect.stringContaining("officer") },
+    });
+    await notRevoked();
     await card.getByLabel("Approver", { exact: true }).selectOption("dave");
     await card.getByLabel("PIN", { exact: true }).fill("pin-dave");
     await ui.ok(card.getByRole("button", { name: "Approve revocation with my token" }));

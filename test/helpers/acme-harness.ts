@@ -13,7 +13,7 @@ import { type RunningAppliance, startAppliance } from "../../appliance/appliance
 import { bootstrapDemoPki } from "../../appliance/ca/bootstrap.js";
 import type { Ca } from "../../appliance/ca/ca.js";
 import { jsonLogger } from "../../appliance/log.js";
-import type { ServerLimits } from "../../appliance/server.js";
+import type { ServerLimits, TlsRenewalOptions } from "../../appliance/server.js";
 import type { Db } from "../../appliance/store/db.js";
 import { demoValidationConfig } from "../../appliance/validation/index.js";
 import { HsmToken } from "../../hsm/index.js";
@@ -88,6 +88,8 @@ export interface HarnessOptions {
   publish?: Array<[token: string, keyAuthorization: string]>;
   /** validation config instead of the demo one (ports of the responder are passed in) */
   validation?: (ports: { http01: number }) => unknown;
+  /** HTTPS certificate renewal check interval and clock */
+  tlsRenewal?: TlsRenewalOptions;
 }
 
 /** Every address:port the validator connected to (recorded right before each connect). */
@@ -131,6 +133,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     tlsNames: [{ type: "ip", value: "127.0.0.1" }],
     acme: { eabRequired: false, ...o.acme },
     ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.tlsRenewal ? { tlsRenewal: o.tlsRenewal } : {}),
     log: jsonLogger(sink),
   });
   return {

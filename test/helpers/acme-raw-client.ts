@@ -74,8 +74,10 @@ export class RawAcmeClient {
   constructor(
     readonly directoryUrl: string,
     caPem: string,
+    /** connect from this loopback address (per-address rate limits see it as the client's) */
+    localAddress?: string,
   ) {
-    this.agent = new https.Agent({ ca: caPem, keepAlive: true });
+    this.agent = new https.Agent({ ca: caPem, keepAlive: true, ...(localAddress ? { localAddress } : {}) });
   }
 
   async init(): Promise<this> {

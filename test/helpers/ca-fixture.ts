@@ -10,6 +10,7 @@ import { Db } from "../../appliance/store/db.js";
 import { MIGRATIONS } from "../../appliance/store/migrations/index.js";
 import { HsmToken } from "../../hsm/index.js";
 import { testSoftHsm } from "./softhsm.js";
+import { removeWhenFileEnds } from "./temp-dirs.js";
 
 export const TEST_NAMES = {
   permittedDns: ["plant.example", "localhost"],
@@ -38,7 +39,7 @@ export async function caFixture(
   const label = `ca-${++tokens}`;
   sh.createToken(label, "1234");
   const token = HsmToken.open({ label, pin: { value: "1234" } });
-  const dir = mkdtempSync(join(tmpdir(), "ca-fixture-"));
+  const dir = removeWhenFileEnds(mkdtempSync(join(tmpdir(), "ca-fixture-")));
   const boot = await bootstrapDemoPki({ dir, token, pkiBaseUrl: "http://127.0.0.1:8080", names: TEST_NAMES });
   const dbPath = join(dir, "plantroot.db");
   const db = await Db.open(dbPath, { migrations: MIGRATIONS });

@@ -1,13 +1,18 @@
-// Test helper: one throw-away SoftHSM directory per test file (each file is its own process).
+// Test helper: one throw-away SoftHSM directory per test file (each file is its own process),
+// removed when the file ends (test/setup-cleanup.ts) by the process that created it.
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type SoftHsm, useSoftHsm } from "../../hsm/index.js";
+import { removeWhenFileEnds } from "./temp-dirs.js";
 
 let current: SoftHsm | undefined;
 
 export function testSoftHsm(): SoftHsm {
-  current ??= useSoftHsm();
+  if (!current) {
+    current = useSoftHsm();
+    removeWhenFileEnds(current.dir);
+  }
   return current;
 }
 

@@ -96,6 +96,45 @@ describe("audit chain", () => {
     expect(c.out).toMatch(/audit chain OK/);
   });
 
+  it("appends chain after the real head when the remembered one was rolled back or another writer moved it", async () => {
+    const p = join(dir, "heads.db");
+    const db = await Db.open(p, { migrations: MIGRATIONS });
+    try {
+      const a = new AuditLog(db, key);
+      const b = new AuditLog(db, key);
+      const ev = (i: number) => ({ type: "test.event", actor: "tester", subject: `thing:${i}`, details: { i } });
+      const calls = async (f: () => Promise<unknown>) => {
+        const before = db.stats.writerCalls;
+        await f();
+        return db.stats.writerCalls - before;
+      };
+      // BEGIN, read the head, insert, COMMIT
+      expect(await calls(() => a.append(ev(1)))).toBe(4);
+      // a remembers its own head: the insert checks it in the same statement, no read
+      expect(await calls(() => a.append(ev(2)))).toBe(3);
+      await b.append(ev(3)); // another writer moves the head past what a remembers
+      // the checked insert inserts nothing; a reads the head and chains after it
+      expect(await calls(() => a.append(ev(4)))).toBe(5);
+      // a's entry rolled back with its transaction: a remembers a head that is not in the table
+      await expect(
+        db.write(async (tx) => {
+          await a.appendTx(tx, [ev(5)]);
+          throw new Error("the caller's change failed");
+        }),
+      ).rejects.toThrow(/caller's change failed/);
+      await db.write((tx) => a.appendTx(tx, [ev(6), ev(7)]));
+      await b.append(ev(8));
+      const rows = await db.all<{ seq: number; subject: string }>("SELECT seq, subject FROM audit_log ORDER BY seq");
+      expect(rows.map((r) => r.subject)).toEqual([1, 2, 3, 4, 6, 7, 8].map((i) => `thing:${i}`));
+      expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await db.close();
+    }
+    const r = await verify(p, false);
+    expect(r.problems).toEqual([]);
+    expect(r).toMatchObject({ ok: true, entries: 7 });
+  });
+
   it("the database refuses UPDATE and DELETE on entries", async () => {
     const db = await Db.open(master, { migrations: MIGRATIONS });
     try {

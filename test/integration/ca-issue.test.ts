@@ -25,8 +25,16 @@ const dns = (value: string): Identifier => ({ type: "dns", value });
 const ip = (value: string): Identifier => ({ type: "ip", value });
 const requester = { accountId: "acct-1", orderId: "order-1" };
 
-async function rowCount(): Promise<number> {
-  return (await f.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+async function rowCount(on: CaFixture = f): Promise<number> {
+  return (await on.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+}
+
+/** Rows in ca_certificates (intents included) and audit entries. */
+async function recorded(on: CaFixture): Promise<{ rows: number; audit: number }> {
+  return {
+    rows: await rowCount(on),
+    audit: (await on.db.get<{ n: number }>("SELECT count(*) AS n FROM audit_log"))!.n,
+  };
 }
 
 /** The request is refused with `kind` and a message matching `reason`, and nothing is recorded. */
@@ -34,9 +42,10 @@ async function refused(
   req: Parameters<CaFixture["ca"]["issue"]>[0],
   kind: ApplianceErrorKind,
   reason: RegExp,
+  on: CaFixture = f,
 ): Promise<void> {
-  const before = await rowCount();
-  const err = await f.ca.issue(req).then(
+  const before = await recorded(on);
+  const err = await on.ca.issue(req).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -44,7 +53,7 @@ async function refused(
   expect(isApplianceError(err), String(err)).toBe(true);
   expect((err as { kind: string }).kind).toBe(kind);
   expect((err as Error).message).toMatch(reason);
-  expect(await rowCount()).toBe(before);
+  expect(await recorded(on)).toEqual(before);
 }
 
 function verifyLeaf(der: Buffer, name: string, purpose = "sslserver"): string {
@@ -332,6 +341,56 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
     );
   });
 
+  it("too many identifiers; notBefore more than a day in the future", async () => {
+    const many = Array.from({ length: 21 }, (_, i) => dns(`n${i}.plant.example`));
+    await refused(
+      { csr: csrFor(many), identifiers: many, requester },
+      "policyViolation",
+      /21 identifiers exceed this CA's maximum of 20 per certificate/,
+    );
+    const ids = [dns("future.plant.example")];
+    await refused(
+      { csr: csrFor(ids), identifiers: ids, notBefore: new Date(Date.now() + 25 * 3600_000), requester },
+      "policyViolation",
+      /requested notBefore is more than a day in the future/,
+    );
+  });
+
+  it("key policy from the config: RSA above maxRsaBits, P-384 disabled, RSA disabled", async () => {
+    const g = await caFixture({ keyPolicy: { maxRsaBits: 2048, allowP384: false } });
+    const h = await caFixture({ keyPolicy: { allowRsa: false } });
+    try {
+      const ids = [dns("kp.plant.example")];
+      const rsa3072 = generateKeyPairSync("rsa", { modulusLength: 3072 });
+      const csr3072 = buildCsr({
+        privateKey: rsa3072.privateKey,
+        spki: Buffer.from(rsa3072.publicKey.export({ type: "spki", format: "der" })),
+        sans: ids,
+        alg: "rsa-pkcs1-sha256",
+      });
+      await refused(
+        { csr: csr3072, identifiers: ids, requester },
+        "badKey",
+        /RSA key too large: 3072 bits \(maximum 2048\)/,
+        g,
+      );
+      const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+      const csr384 = buildCsr({
+        privateKey: p384.privateKey,
+        spki: Buffer.from(p384.publicKey.export({ type: "spki", format: "der" })),
+        sans: ids,
+        alg: "ecdsa-sha384",
+      });
+      await refused({ csr: csr384, identifiers: ids, requester }, "badKey", /P-384 keys are not allowed/, g);
+      // the same P-384 CSR is issued where P-384 is allowed (the default): the refusal is the config's
+      expect((await f.ca.issue({ csr: csr384, identifiers: ids, requester })).serial).toMatch(/^[0-9a-f]+$/);
+      await refused({ csr: csr3072, identifiers: ids, requester }, "badKey", /RSA keys are not allowed/, h);
+    } finally {
+      await g.close();
+      await h.close();
+    }
+  });
+
   it("validity never beyond the issuer's notAfter (profile allowing 10 years)", async () => {
     const g = await caFixture({ profiles: { maxValidityDays: 3650, validityDays: 30 } });
     try {
@@ -346,6 +405,129 @@ describe("policy: refused before signing, with a reason, nothing recorded", () =
         }),
       ).rejects.toThrow(/after the issuing CA certificate/);
       expect((await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n).toBe(before);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe("the installed SubCA's own name constraints bind even when the config policy is broader", () => {
+  it("refuses names outside the SubCA certificate's constraints before signing; nothing recorded", async () => {
+    // the SubCA (bootstrap TEST_NAMES) permits plant.example/localhost, 10.20.0.0/16, ... and excludes
+    // bad.plant.example and 10.20.99.0/24; the configured policy permits all of example. and 10/8
+    const g = await caFixture({
+      policy: {
+        permittedDns: ["example", "localhost"],
+        excludedDns: [],
+        permittedIp: ["10.0.0.0/8", "127.0.0.0/8", "::1/128"],
+        excludedIp: [],
+      },
+    });
+    try {
+      const text = openssl([
+        "x509",
+        "-noout",
+        "-text",
+        "-in",
+        writeTemp(g.dir, "sub.pem", derToPem(g.boot.issuingDer)),
+      ]);
+      expect(text).toMatch(/Permitted:\s+DNS:plant\.example/);
+      expect(text).not.toMatch(/DNS:example\b/);
+      const counts = async () => ({
+        certs: (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n,
+        audit: (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM audit_log"))!.n,
+      });
+      // the control: a name both allow is issued
+      const okIds = [dns("plc.plant.example")];
+      const ok = await g.ca.issue({ csr: csrFor(okIds), identifiers: okIds, requester });
+      expect(ok.serial).toMatch(/^[0-9a-f]+$/);
+      for (const [id, why] of [
+        [dns("other.example"), /outside the permitted DNS subtrees/],
+        [dns("x.bad.plant.example"), /excluded DNS subtree "bad.plant.example"/],
+        [ip("10.30.0.1"), /outside the permitted IP ranges/],
+        [ip("10.20.99.5"), /excluded IP range 10.20.99.0\/24/],
+      ] as const) {
+        // the configured policy alone would allow it ...
+        expect(g.ca.checkIdentifiers([id])[0]!.reason).toMatch(/issuing CA certificate's name constraints/);
+        const before = await counts();
+        const err = await g.ca.issue({ csr: csrFor([id]), identifiers: [id], requester }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isApplianceError(err), String(err)).toBe(true);
+        expect((err as { kind: string }).kind).toBe("rejectedIdentifier");
+        expect((err as Error).message).toMatch(why);
+        expect((err as Error).message).toMatch(/\(issuing CA certificate's name constraints\)/);
+        // ... no intent row, no certificate, no audit entry
+        expect(await counts()).toEqual(before);
+      }
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe("validity per profile", () => {
+  it("device-client gets its own validity and maximum; device-tls keeps the global ones", async () => {
+    const g = await caFixture({
+      profiles: {
+        validityDays: 30,
+        maxValidityDays: 397,
+        perProfile: { "device-client": { validityDays: 7, maxValidityDays: 14 } },
+      },
+    });
+    try {
+      expect(g.ca.profiles().map((p) => [p.name, p.validitySeconds])).toEqual([
+        ["device-tls", 30 * 86400],
+        ["device-client", 7 * 86400],
+      ]);
+      const n = async () => (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+      const days = (der: Buffer) => {
+        const c = parseCertificate(der);
+        return (c.notAfter.getTime() - c.notBefore.getTime() + 1000) / 86400_000;
+      };
+      const ids = [dns("pp.plant.example")];
+      const tls = await g.ca.issue({ csr: csrFor(ids), identifiers: ids, requester });
+      const client = await g.ca.issue({ csr: csrFor(ids), identifiers: ids, profile: "device-client", requester });
+      expect(days(tls.der)).toBe(30);
+      expect(days(client.der)).toBe(7);
+      // requested windows: 20 days is within device-tls's 397 but beyond device-client's 14
+      const in20 = new Date(Date.now() + 20 * 86400_000);
+      await g.ca.issue({ csr: csrFor(ids), identifiers: ids, notAfter: in20, requester });
+      const before = await n();
+      await expect(
+        g.ca.issue({ csr: csrFor(ids), identifiers: ids, profile: "device-client", notAfter: in20, requester }),
+      ).rejects.toMatchObject({
+        kind: "policyViolation",
+        message: expect.stringMatching(/exceeds profile "device-client" maximum of 14.0 days/),
+      });
+      expect(await n()).toBe(before);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it("a per-profile validity beyond the issuer's notAfter is refused, not shortened", async () => {
+    // the fixture SubCA lives 2 years; device-client's default validity is 3 years
+    const g = await caFixture({
+      profiles: {
+        maxValidityDays: 3650,
+        perProfile: { "device-client": { validityDays: 1100, maxValidityDays: 1200 } },
+      },
+    });
+    try {
+      const ids = [dns("pp2.plant.example")];
+      const n = async () => (await g.db.get<{ n: number }>("SELECT count(*) AS n FROM ca_certificates"))!.n;
+      const before = await n();
+      await expect(
+        g.ca.issue({ csr: csrFor(ids), identifiers: ids, profile: "device-client", requester }),
+      ).rejects.toMatchObject({
+        kind: "policyViolation",
+        message: expect.stringMatching(/after the issuing CA certificate/),
+      });
+      expect(await n()).toBe(before);
+      const tls = await g.ca.issue({ csr: csrFor(ids), identifiers: ids, requester });
+      expect(tls.notAfter.getTime() - tls.notBefore.getTime()).toBe(30 * 86400_000 - 1000);
     } finally {
       await g.close();
     }

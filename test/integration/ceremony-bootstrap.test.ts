@@ -11,7 +11,7 @@ import { HsmToken } from "../../hsm/index.js";
 import type { CeremonySession } from "../../ceremonies/engine/session.js";
 import type { SignEvent } from "../../ceremonies/engine/types.js";
 import { isCeremonyError } from "../../ceremonies/errors.js";
-import { canonicalBytes, jcsHash } from "../../ceremonies/jcs.js";
+import { canonicalBytes, sha256Hex } from "../../ceremonies/jcs.js";
 import { parseCsr } from "../../ceremonies/pkix.js";
 import type { Role } from "../../ceremonies/roles.js";
 import type { CeremonyScript } from "../../ceremonies/script.js";
@@ -189,6 +189,10 @@ describe("bootstrap ceremony", () => {
     await session.execute("unlock-root");
     expect(session.step("unlock-root").result?.summary.contributors).toEqual(["dave", "erin"]);
     expect(signs.map((s) => s.kind)).toEqual(["checkpoint"]);
+    // the rebuilt PIN logged in once and was dropped: the open token holds none for a re-login
+    // (later steps still sign with it: the key generation, the CSR and every checkpoint below)
+    const open = (session as unknown as { tokens: Map<string, HsmToken> }).tokens;
+    expect(open.get("root")?.holdsPin).toBe(false);
   });
 
   it("generates keys and records what the HSM says about extractability", async () => {
@@ -217,7 +221,9 @@ describe("bootstrap ceremony", () => {
     await session.execute("root-csr");
     const pem = readFileSync(join(session.dir, "csrs/root-g1.csr"));
     const csr = parseCsr(Buffer.from(pem.toString().replace(/-----[^-]+-----|\s/g, ""), "base64"));
-    expect(jcsHash({ x: csr.infoDer.toString("hex") })).toBeTruthy();
+    // the request the key signed is exactly the one the quorum approved (and the bundle kept as tbs/)
+    expect(sha256Hex(csr.infoDer)).toBe(view.prepared?.request.tbsHash);
+    expect(readFileSync(join(session.dir, "tbs/root-csr.der")).equals(csr.infoDer)).toBe(true);
     expect(openssl(["req", "-in", join(session.dir, "csrs/root-g1.csr"), "-verify", "-noout"], undefined)).toBe("");
     expect(signs.filter((s) => s.kind === "tbs").map((s) => s.keyLabel)).toEqual(["root-g1"]);
   });

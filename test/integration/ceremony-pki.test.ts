@@ -348,11 +348,15 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     const app = join(work, "appliance-install");
     const pinFile = join(work, "appliance.pin");
     writeFileSync(pinFile, "app-pin\n", { mode: 0o600 });
-    const config = (issuingKeyLabel: string, auditKeyLabel = "audit") => ({
+    const config = (
+      issuingKeyLabel: string,
+      auditKeyLabel = "audit",
+      pin: { file: string } | { credential: string } = { file: pinFile },
+    ) => ({
       dataDir: join(app, "data"),
       listen: { host: "127.0.0.1", port: 0, httpPort: 0 },
       tlsNames: ["127.0.0.1"],
-      hsm: { token: "appliance", pin: { file: pinFile } },
+      hsm: { token: "appliance", pin },
       ca: {
         pkiBaseUrl: "http://pki.plant.example",
         hsm: { issuingKeyLabel, auditKeyLabel },
@@ -364,6 +368,11 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     writeFileSync(join(work, "serve.json"), JSON.stringify(config("subca-g1")));
     writeFileSync(join(work, "serve-wrong-key.json"), JSON.stringify(config("other-key")));
     writeFileSync(join(work, "serve-no-audit-key.json"), JSON.stringify(config("subca-g1", "no-audit-key")));
+    // as packaged: the PIN is a systemd credential, which exists only inside the service
+    writeFileSync(
+      join(work, "serve-credential.json"),
+      JSON.stringify(config("subca-g1", "audit", { credential: "hsm-pin" })),
+    );
     const logKeyId = keyIdOf(createPublicKey(readFileSync(file(dir, "keys/root/ceremony-log.pub.pem"))));
     const install = (cfg: string, ...extra: string[]) =>
       plantroot(["ceremony", "install-subca", dir, "--config", join(work, cfg), "--actor", "operator:test", ...extra]);
@@ -382,7 +391,27 @@ describe("root + SubCA ceremony, 2 of 3 officers", () => {
     expect(existsSync(join(app, "pki/issuing.pem"))).toBe(false);
     expect(existsSync(join(app, "pki/root.pem"))).toBe(false);
 
-    const ok = await install("serve.json", "--registry-hash", registryHash, "--log-key", logKeyId);
+    // outside the service the credential is not there: refused, naming why; root hands the PIN file
+    // to the command as an open descriptor instead (--pin fd:3 3<PINFILE)
+    const noCred = await install("serve-credential.json", "--registry-hash", registryHash, "--log-key", logKeyId);
+    expect(noCred.code).not.toBe(0);
+    expect(noCred.out).toMatch(/credential hsm-pin: CREDENTIALS_DIRECTORY is not set/);
+    expect(existsSync(join(app, "pki/issuing.pem"))).toBe(false);
+    const installFd = (...extra: string[]) =>
+      plantroot(
+        [
+          "ceremony",
+          "install-subca",
+          dir,
+          "--config",
+          join(work, "serve-credential.json"),
+          "--actor",
+          "operator:test",
+          ...extra,
+        ],
+        { fd3: pinFile },
+      );
+    const ok = await installFd("--registry-hash", registryHash, "--log-key", logKeyId, "--pin", "fd:3");
     expect(ok.code, ok.out).toBe(0);
     expect(ok.out).not.toMatch(/WARNING/);
     expect(readFileSync(join(app, "pki/issuing.pem"), "utf8")).toBe(

@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkConfigFile } from "../../cli/commands/config.js";
+import { checkConfigFile, isProductionConfig } from "../../cli/commands/config.js";
+import { plantroot } from "../helpers/plantroot-cli.js";
 
 interface Cfg {
   dataDir?: string;
@@ -133,4 +134,36 @@ describe("config check", () => {
     expect(warnings).toContain("hsm.pin: a PIN in an environment variable is for tests only; use a systemd credential");
     expect(warnings).toContain("ca: no CA configured yet (the first ceremony adds it)");
   });
+
+  it("refuses a PIN in the environment for the production config and under NODE_ENV=production", async () => {
+    expect(isProductionConfig("/etc/plantroot/config.json", {})).toBe(true);
+    expect(isProductionConfig("/etc/plantroot/../plantroot/config.json", {})).toBe(true);
+    expect(isProductionConfig("/tmp/x/config.json", { NODE_ENV: "production" })).toBe(true);
+    expect(isProductionConfig("/tmp/x/config.json", { NODE_ENV: "test" })).toBe(false);
+    expect(isProductionConfig("/etc/plantroot/config.json.dist", {})).toBe(false);
+
+    const { path } = setup((c) => {
+      c.hsm.pin = { env: "HSM_PIN" };
+    });
+    const refused =
+      'hsm.pin: a PIN in an environment variable is not allowed in production (other processes and crash dumps can see it); use a systemd credential: {"credential": "hsm-pin"}';
+    expect(checkConfigFile(path, { production: true })).toEqual({ problems: [refused], warnings: [] });
+    // the installed command, as plant IT (or the unit's environment) runs it
+    const env = { SOFTHSM2_CONF: process.env.SOFTHSM2_CONF };
+    const prod = await plantroot(["config", "check", "--config", path], { ...env, NODE_ENV: "production" });
+    expect(prod.code).toBe(1);
+    expect(prod.stdout).toContain(`PROBLEM: ${refused}`);
+    expect(prod.stdout).toContain(`config ${path}: 1 problem(s)`);
+    // tests and demos (no NODE_ENV=production, not /etc/plantroot/config.json): a warning only
+    const dev = await plantroot(["config", "check", "--config", path], { ...env, NODE_ENV: "development" });
+    expect(dev.stdout).toContain(
+      "warning: hsm.pin: a PIN in an environment variable is for tests only; use a systemd credential",
+    );
+    expect(dev.stdout).toContain(`config ${path}: OK`);
+    expect(dev.code).toBe(0);
+    // a credential or a file PIN is fine in production
+    const good = await plantroot(["config", "check", "--config", setup().path], { ...env, NODE_ENV: "production" });
+    expect(good.stdout).toContain("OK");
+    expect(good.code).toBe(0);
+  }, 60_000);
 });

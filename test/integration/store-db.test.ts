@@ -1,21 +1,42 @@
 // appliance/store/db.ts against a real sqlite file: migrations, refusal of newer schemas,
 // group-committed writes with per-job rollback, concurrent writers, online backup.
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ApplianceError } from "../../appliance/errors.js";
 import { Db } from "../../appliance/store/db.js";
 import type { Migration } from "../../appliance/store/migrations/index.js";
+import { removeWhenFileEnds } from "../helpers/temp-dirs.js";
 
 const M1: Migration = { id: "test-0001-items", sql: "CREATE TABLE items (k TEXT PRIMARY KEY, v INTEGER NOT NULL);" };
 const M2: Migration = { id: "test-0002-notes", sql: "CREATE TABLE notes (n TEXT);" };
 
 function tmpDb(): string {
-  return join(mkdtempSync(join(tmpdir(), "store-")), "plantroot.db");
+  return join(removeWhenFileEnds(mkdtempSync(join(tmpdir(), "store-"))), "plantroot.db");
 }
 
 describe("Db", () => {
+  it("writes in WAL mode with synchronous=FULL (durable on commit)", async () => {
+    const path = tmpDb();
+    const db = await Db.open(path, { migrations: [M1] });
+    try {
+      const inTx = await db.write(async (tx) => {
+        await tx.run("INSERT INTO items VALUES ('w', 1)");
+        return {
+          journal: await tx.get<{ journal_mode: string }>("PRAGMA journal_mode"),
+          sync: await tx.get<{ synchronous: number }>("PRAGMA synchronous"),
+        };
+      });
+      expect(inTx.journal).toEqual({ journal_mode: "wal" });
+      expect(inTx.sync).toEqual({ synchronous: 2 }); // 2 = FULL
+      expect(await db.get("PRAGMA journal_mode")).toEqual({ journal_mode: "wal" });
+      expect(existsSync(`${path}-wal`)).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("applies migrations once, in order, and refuses a database written by a newer version", async () => {
     const path = tmpDb();
     const db = await Db.open(path, { migrations: [M1] });

@@ -132,6 +132,50 @@ describe("lego", () => {
     expect(await env.h.ca.status(serialOf(again.leaf))).toMatchObject({ status: "revoked" });
   });
 
+  // The README's command: `lego --domains 127.0.0.1 --http` (lego builds the CSR itself; this lego
+  // sends the IP as a dns identifier and as a dNSName in its CSR, both read as the ip identifier).
+  it("http-01 for 127.0.0.1 with --domains (the README's command); renew; both verified by openssl", async () => {
+    const path = join(env.work, "lego-ip-domains");
+    const http01 = ["--http", "--http.port", `127.0.0.1:${env.http01}`];
+    const r = await lego(env, path, ["--domains", "127.0.0.1", ...http01, "run"]);
+    expect(r.code, r.out).toBe(0);
+    const c = issued(path, "127.0.0.1");
+    expect(sansOf(c.leaf)).toBe("IP Address:127.0.0.1");
+    expect(opensslVerify(env, c.leaf, c.chain)).toMatch(/OK$/);
+    const renew = await lego(env, path, [
+      "--domains",
+      "127.0.0.1",
+      ...http01,
+      "renew",
+      "--days",
+      "9999",
+      "--no-random-sleep",
+    ]);
+    expect(renew.code, renew.out).toBe(0);
+    const again = issued(path, "127.0.0.1");
+    expect(serialOf(again.leaf)).not.toBe(serialOf(c.leaf));
+    expect(sansOf(again.leaf)).toBe("IP Address:127.0.0.1");
+    expect(opensslVerify(env, again.leaf, again.chain)).toMatch(/OK$/);
+  });
+
+  // A client limitation (docs/acme-divergences.md): this lego's tls-alpn-01 challenge certificate for
+  // an IP carries the IP as a dNSName SAN; RFC 8738 §6 wants an iPAddress SAN, so validation fails.
+  it("tls-alpn-01 for 127.0.0.1 fails: this lego's challenge certificate names the IP as a dNSName", async () => {
+    const path = join(env.work, "lego-ip-tls");
+    const issuedBefore = await env.h.issuedToAccounts();
+    const r = await lego(env, path, [
+      "--domains",
+      "127.0.0.1",
+      "--tls",
+      "--tls.port",
+      `127.0.0.1:${env.tlsAlpn01}`,
+      "run",
+    ]);
+    expect(r.code, r.out).not.toBe(0);
+    expect(r.out).toContain(`subjectAltName is dNSName "127.0.0.1", not iPAddress 127.0.0.1`);
+    expect(await env.h.issuedToAccounts()).toBe(issuedBefore);
+  });
+
   // lego's challenge certificate (Go crypto/x509) has no keyCertSign: the validator must not demand it.
   it("registers with EAB and issues through tls-alpn-01", async () => {
     const path = join(env.work, "lego-b");

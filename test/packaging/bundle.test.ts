@@ -1,9 +1,23 @@
 // The offline install bundle (plantroot-<version>-linux-amd64.tar.gz): checksums, install.sh into a
 // Debian 12 chroot with no network (user, ownership, unit enabled, runtime without TypeScript tooling),
-// and a second install over it keeps plant IT's configuration (new defaults land as *.dist).
-import { readFileSync, writeFileSync } from "node:fs";
+// and an install of a newer bundle over it (one more schema migration) migrates the database (copy
+// aside, records kept, integrity_check) and keeps plant IT's configuration (new defaults as *.dist).
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Artefacts, buildPackages, Chroot, must, requireRoot, stageDebs } from "./helpers.js";
+import {
+  type Artefacts,
+  appendMigration,
+  buildPackages,
+  Chroot,
+  must,
+  requireRoot,
+  setRuntimeVersion,
+  stageDebs,
+  tableCounts,
+} from "./helpers.js";
+
+const MIGRATION = "bundletest-0001-probe";
 
 let art: Artefacts;
 let c: Chroot;
@@ -66,13 +80,59 @@ describe("offline install bundle", () => {
     expect(c.exists("usr/lib/plantroot/node/bin/node")).toBe(true); // plantroot-node's runtime kept
   });
 
-  it("installing again keeps the edited configuration and puts the new default beside it", () => {
+  it("installing a newer bundle over it migrates the database (copied aside first, records kept) and keeps the edited configuration", () => {
     const cfgPath = c.path("etc/plantroot/config.json");
     const edited = { ...JSON.parse(readFileSync(cfgPath, "utf8")), dataDir: "/var/lib/plantroot" };
     writeFileSync(cfgPath, `${JSON.stringify(edited, null, 4)}\n`);
     const before = readFileSync(cfgPath, "utf8");
-    const out = c.mustSh(`"$dir/root/${dirName()}/install.sh" --root "$dir"`);
+    // the installed version's database, with records in it (as the plantroot user, as the service)
+    const made = c.mustSh(`
+      inroot setpriv --reuid=plantroot --regid=plantroot --init-groups -- plantroot migrate
+      inroot setpriv --reuid=plantroot --regid=plantroot --init-groups -- plantroot eab create --label bundle-upgrade
+    `);
+    expect(made).toMatch(/^new database \/var\/lib\/plantroot\/plantroot\.db: applied /m);
+    expect(made).toMatch(/^kid: eab-/m);
+    const db = c.path("var/lib/plantroot/plantroot.db");
+    const countsBefore = tableCounts(db);
+    expect(countsBefore.acme_eab_credentials).toBe(1);
+    expect(countsBefore.audit_log).toBeGreaterThan(0);
+
+    // version N+1: the same bundle with one more schema migration, under a higher version
+    const next = `${art.version}+bundle1`;
+    const nextDir = c.path("root/next");
+    must("cp", ["-a", c.path(`root/${dirName()}`), nextDir]);
+    appendMigration(join(nextDir, "lib/plantroot"), {
+      id: MIGRATION,
+      sql: "CREATE TABLE bundletest_probe (x INTEGER);",
+    });
+    setRuntimeVersion(join(nextDir, "lib/plantroot"), next);
+    writeFileSync(join(nextDir, "VERSION"), `${next}\n`);
+    const sums = `cd "$1" && find . -type f ! -name SHA256SUMS -printf '%P\\0' | sort -z | xargs -0 sha256sum >SHA256SUMS`;
+    must("bash", ["-c", sums, "sums", nextDir]); // as lib/bundle.sh writes them
+    const out = c.mustSh(`
+      cd "$dir/root/next" && sha256sum --quiet -c SHA256SUMS
+      "$dir/root/next/install.sh" --root "$dir"
+      inroot plantroot --version
+    `);
+    expect(out).toContain(`database /var/lib/plantroot/plantroot.db: applied ${MIGRATION}`);
+    expect(out).toContain(`installed Plantroot ${next}`);
+    expect(out).toContain(`\n${next}\n`);
     expect(out).toContain("kept /etc/plantroot/config.json; the new default is /etc/plantroot/config.json.dist");
+
+    // migrated, consistent, every record kept; the old database copied aside untouched
+    expect(must("sqlite3", [db, "PRAGMA integrity_check"]).trim()).toBe("ok");
+    expect(must("sqlite3", [db, `SELECT count(*) FROM schema_migrations WHERE id = '${MIGRATION}'`]).trim()).toBe("1");
+    const countsAfter = tableCounts(db);
+    expect(countsAfter).toEqual({
+      ...countsBefore,
+      bundletest_probe: 0,
+      schema_migrations: countsBefore.schema_migrations! + 1,
+    });
+    const bak = `${db}.pre-${MIGRATION}.bak`;
+    expect(must("sqlite3", [bak, "PRAGMA integrity_check"]).trim()).toBe("ok");
+    expect(tableCounts(bak)).toEqual(countsBefore);
+    expect(statSync(db).uid).toBe(statSync(bak).uid); // still the plantroot user's
+
     expect(readFileSync(cfgPath, "utf8")).toBe(before);
     expect(c.exists("etc/plantroot/config.json.dist")).toBe(true);
     expect(c.exists("usr/lib/plantroot/node/bin/node")).toBe(true);

@@ -42,12 +42,16 @@ describe("plantroot .deb", () => {
       ip -o link | grep -v ' lo:' && { echo "network present"; exit 1; } || true
       inroot dpkg -i ${debs.join(" ")}
       inroot plantroot --version
+      inroot dpkg -S /etc/plantroot /var/lib/plantroot /usr/lib/plantroot
       inroot getent passwd plantroot
       inroot stat -c '%n %U:%G %a' /etc/plantroot /etc/plantroot/config.json /etc/plantroot/credentials /var/lib/plantroot /var/lib/plantroot/softhsm
       # this PID namespace's /proc (mounted in the chroot): only this script's own processes may exist
       cat "$dir"/proc/[0-9]*/comm | grep -E '^(node|plantroot)$' && { echo "something was started"; exit 1; } || true
     `);
     expect(out).toContain(`\n${art.version}\n`);
+    // the package owns its three directories (plantroot-node shares /usr/lib/plantroot)
+    for (const d of ["/etc/plantroot", "/var/lib/plantroot", "/usr/lib/plantroot"])
+      expect(out).toMatch(new RegExp(`^(plantroot-node, )?plantroot(, plantroot-node)?: ${d}$`, "m"));
     expect(out).toMatch(
       /^plantroot:x:\d+:\d+:Plantroot certificate authority:\/var\/lib\/plantroot:\/usr\/sbin\/nologin$/m,
     );

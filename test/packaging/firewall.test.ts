@@ -1,14 +1,17 @@
 // The nftables profile (packaging/nftables/plantroot.nft) loaded into a network namespace of its own,
 // probed from a second namespace over a veth pair (198.18.0.0/15 test addresses): ACME and the plain
-// HTTP PKI port answer, metrics only from the management set, every other port is dropped.
+// HTTP PKI port answer, metrics only from the management set, every other port is dropped. Then the
+// appliance image's /etc/nftables.conf (the profile plus DHCP replies) the same way.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { must, REPO, requireRoot, run } from "./helpers.js";
 
 const PROFILE = join(REPO, "packaging/nftables/plantroot.nft");
+const IMAGE_CONF = join(REPO, "packaging/image/nftables.conf");
 const id = randomBytes(3).toString("hex");
 const APP = `prfw-a-${id}`;
 const CLIENT = `prfw-c-${id}`;
@@ -16,6 +19,7 @@ const APP_IP = "198.18.7.1";
 const CLIENT_IP = "198.18.7.2";
 const MGMT_IP = "198.18.7.3";
 const PORTS = [443, 80, 9090, 22, 8443];
+const UDP_PORTS = [68, 69];
 let server: ReturnType<typeof spawn> | undefined;
 
 const inNs = (ns: string, cmd: string[]) => must("ip", ["netns", "exec", ns, ...cmd]);
@@ -27,6 +31,15 @@ function connects(port: number, from = CLIENT_IP): boolean {
     s.on("timeout",()=>{process.stdout.write("timeout");s.destroy()});
     s.on("error",(e)=>process.stdout.write(e.code))`;
   return run("ip", ["netns", "exec", CLIENT, process.execPath, "-e", js]).stdout === "open";
+}
+
+/** Sends a UDP datagram from the client namespace; true when the app namespace's echo comes back. */
+function udpGetsIn(sport: number, dport: number): boolean {
+  const js = `const s=require("dgram").createSocket("udp4");
+    s.bind(${sport},"${CLIENT_IP}",()=>s.send("probe",${dport},"${APP_IP}"));
+    s.on("message",()=>{process.stdout.write("echo");process.exit(0)});
+    setTimeout(()=>process.exit(0),400)`;
+  return run("ip", ["netns", "exec", CLIENT, process.execPath, "-e", js]).stdout === "echo";
 }
 
 beforeAll(async () => {
@@ -46,7 +59,9 @@ beforeAll(async () => {
   }
   // something listening on every port, so "closed" can only mean the firewall dropped it
   const js = `for (const p of ${JSON.stringify(PORTS)}) require("net").createServer((c)=>c.end()).listen(p,"0.0.0.0");
-    process.stdout.write("listening\\n");`;
+    for (const p of ${JSON.stringify(UDP_PORTS)}) { const u=require("dgram").createSocket("udp4");
+      u.on("message",(m,r)=>u.send(m,r.port,r.address)); u.bind(p,"0.0.0.0"); }
+    setTimeout(()=>process.stdout.write("listening\\n"),200);`;
   server = spawn("ip", ["netns", "exec", APP, process.execPath, "-e", js], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve) => server!.stdout!.once("data", () => resolve()));
 });
@@ -103,5 +118,29 @@ describe("nftables profile", () => {
     expect(connects(9090, MGMT_IP)).toBe(true);
     expect(connects(9090, CLIENT_IP)).toBe(false);
     expect(connects(443, CLIENT_IP)).toBe(true);
+  });
+
+  it("the appliance image's ruleset: the profile plus DHCP replies (server port 67 to client port 68), nothing more", () => {
+    // the image's /etc/nftables.conf, with its include pointing at the profile in this tree
+    const conf = join(mkdtempSync(join(tmpdir(), "prfw-")), "nftables.conf");
+    writeFileSync(conf, readFileSync(IMAGE_CONF, "utf8").replace('"/etc/plantroot/nftables.conf"', `"${PROFILE}"`));
+    expect(readFileSync(conf, "utf8")).toContain(`include "${PROFILE}"`);
+    expect(udpGetsIn(67, 68)).toBe(false); // the profile alone (loaded above) drops DHCP replies
+    // without a firewall, UDP reaches both listeners
+    inNs(APP, ["nft", "flush", "ruleset"]);
+    expect(udpGetsIn(67, 68)).toBe(true);
+    expect(udpGetsIn(1067, 69)).toBe(true);
+    inNs(APP, ["nft", "-f", conf]);
+    inNs(APP, ["nft", "-f", conf]); // what `systemctl reload nftables` does: same result
+    expect(inNs(APP, ["nft", "list", "tables"]).trim()).toBe("table inet plantroot");
+    expect(udpGetsIn(67, 68)).toBe(true); // a DHCP server's reply
+    expect(udpGetsIn(1067, 68)).toBe(false); // port 68, but not from a DHCP server
+    expect(udpGetsIn(67, 69)).toBe(false);
+    expect(udpGetsIn(1067, 69)).toBe(false);
+    // the profile's rules are all still there
+    expect(connects(443)).toBe(true);
+    expect(connects(80)).toBe(true);
+    expect(connects(22)).toBe(false);
+    expect(connects(9090, MGMT_IP)).toBe(false); // the management set starts empty again
   });
 });

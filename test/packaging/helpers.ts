@@ -127,6 +127,26 @@ export function stageDebs(c: Chroot, files: string[]): string[] {
   return files.map((f) => `/debs/${f.split("/").pop()}`);
 }
 
+/** Appends one schema migration to the store's MIGRATIONS of an installed runtime tree (compiled JS). */
+export function appendMigration(runtime: string, migration: { id: string; sql: string }): void {
+  const index = join(runtime, "dist/appliance/store/migrations/index.js");
+  const src = readFileSync(index, "utf8");
+  const m = /export const MIGRATIONS = \[(.*)\];/.exec(src);
+  if (!m) throw new Error(`cannot find MIGRATIONS in ${index}`);
+  const items = m[1]!.trim() ? `${m[1]}, ${JSON.stringify(migration)}` : JSON.stringify(migration);
+  writeFileSync(index, src.replace(m[0], `export const MIGRATIONS = [${items}];`));
+}
+
+/** The version a runtime tree reports (`plantroot --version` reads dist/package.json). */
+export function setRuntimeVersion(runtime: string, version: string): void {
+  for (const f of ["dist/package.json", "package.json"]) {
+    const p = join(runtime, f);
+    const j = JSON.parse(readFileSync(p, "utf8"));
+    j.version = version;
+    writeFileSync(p, `${JSON.stringify(j, null, 2)}\n`);
+  }
+}
+
 /**
  * Version N+1 of a built package for upgrade tests: the same runtime with one more schema migration
  * appended to the store's MIGRATIONS, repacked under a higher version with dpkg-deb.
@@ -135,20 +155,10 @@ export function repackWithMigration(deb: string, version: string, migration: { i
   const work = mkdtempSync(join(tmpdir(), "plantroot-repack-"));
   const tree = join(work, "tree");
   must("dpkg-deb", ["-R", deb, tree]);
-  const index = join(tree, "usr/lib/plantroot/dist/appliance/store/migrations/index.js");
-  const src = readFileSync(index, "utf8");
-  const m = /export const MIGRATIONS = \[(.*)\];/.exec(src);
-  if (!m) throw new Error(`cannot find MIGRATIONS in ${index}`);
-  const items = m[1]!.trim() ? `${m[1]}, ${JSON.stringify(migration)}` : JSON.stringify(migration);
-  writeFileSync(index, src.replace(m[0], `export const MIGRATIONS = [${items}];`));
+  appendMigration(join(tree, "usr/lib/plantroot"), migration);
   const control = join(tree, "DEBIAN/control");
   writeFileSync(control, readFileSync(control, "utf8").replace(/^Version: .*$/m, `Version: ${version}`));
-  for (const f of ["dist/package.json", "package.json"]) {
-    const p = join(tree, "usr/lib/plantroot", f);
-    const j = JSON.parse(readFileSync(p, "utf8"));
-    j.version = version;
-    writeFileSync(p, `${JSON.stringify(j, null, 2)}\n`);
-  }
+  setRuntimeVersion(join(tree, "usr/lib/plantroot"), version);
   rmSync(join(tree, "DEBIAN/md5sums"), { force: true });
   const out = join(work, `plantroot_${version}_amd64.deb`);
   must("dpkg-deb", ["--root-owner-group", "-Zxz", "-z1", "--build", tree, out]);
@@ -179,11 +189,14 @@ export function configureLoopback(c: Chroot, ca: unknown, domains: string[]): vo
 }
 
 /**
- * Inside the chroot's offline namespace: creates an EAB credential with the installed CLI, runs
- * `plantroot serve` as the plantroot user with the PIN where systemd's LoadCredential would put it,
- * waits for the directory, has lego (the host's, same namespace) get a certificate for `domain`
- * through http-01 with EAB, verifies it with openssl, stops the server. Prints DIRECTORY <json>,
- * openssl's verdict, the SAN and SERVER EXIT <code>.
+ * Inside the chroot's offline namespace: creates an EAB credential with the installed CLI and checks
+ * `plantroot eab list` shows it active, runs `plantroot serve` as the plantroot user with the PIN
+ * where systemd's LoadCredential would put it, waits for the directory, has lego (the host's, same
+ * namespace) get a certificate for `domain` through http-01 with EAB, verifies it with openssl; then,
+ * with the server running, `plantroot eab revoke` revokes that credential and a second, unused one,
+ * `eab list` shows both revoked, and lego's new account with the second is refused; stops the server.
+ * Prints KID <kid>, EAB-LIST-BEFORE/AFTER <line>, DIRECTORY <json>, openssl's verdict, the SAN,
+ * SERIAL <hex>, REVOKED-REFUSED <lego's error> and SERVER EXIT <code>.
  */
 export function serveAndEnroll(c: Chroot, domain: string): string {
   const { acmePort, http01Port } = LOOPBACK;
@@ -193,12 +206,27 @@ export function serveAndEnroll(c: Chroot, domain: string): string {
     uid="$(inroot id -u plantroot)"; gid="$(inroot id -g plantroot)"
     install -d -o "$uid" -g "$gid" -m 0500 "$dir/run/credentials/plantroot.service"
     install -o "$uid" -g "$gid" -m 0400 "$dir/etc/plantroot/credentials/hsm-pin" "$dir/run/credentials/plantroot.service/hsm-pin"
-    eab="$(inroot setpriv --reuid=plantroot --regid=plantroot --init-groups -- env SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf \\
-      plantroot eab create --label chroot-test --config /etc/plantroot/config.json)"
+    # plant IT's EAB commands, run as the service user (as first-ceremony.txt says)
+    eabcli() {
+      inroot setpriv --reuid=plantroot --regid=plantroot --init-groups -- env SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf \\
+        plantroot eab "$@" --config /etc/plantroot/config.json
+    }
+    state() { eabcli list | awk -F '\\t' -v k="$1" '$1 == k { print $2 }'; }
+    eab="$(eabcli create --label chroot-test)"
     kid="$(printf '%s\\n' "$eab" | sed -n 's/^kid: //p')"
     hmac="$(printf '%s\\n' "$eab" | sed -n 's/^hmac key: //p')"
+    spare_eab="$(eabcli create --label chroot-spare)"
+    spare="$(printf '%s\\n' "$spare_eab" | sed -n 's/^kid: //p')"
+    spare_hmac="$(printf '%s\\n' "$spare_eab" | sed -n 's/^hmac key: //p')"
+    echo "KID $kid"
+    eabcli list | sed 's/^/EAB-LIST-BEFORE /'
+    [ "$(state "$kid")" = active ] || { echo "eab list does not show $kid active"; eabcli list; exit 1; }
+    listed="$(eabcli list; eabcli list --json)"
+    case "$listed" in *"$hmac"* | *"$spare_hmac"*) echo "eab list shows an HMAC key"; exit 1;; esac
+    # the environment plantroot.service gets (its credential directory as systemd sets it);
     # exec all the way down, so $! is the server process itself
     (exec chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf \\
+      NODE_ENV=production CREDENTIALS_DIRECTORY=/run/credentials/plantroot.service \\
       setpriv --reuid=plantroot --regid=plantroot --init-groups -- plantroot serve --config /etc/plantroot/config.json) \\
       >"$dir/tmp/serve.log" 2>&1 &
     server=$!
@@ -217,6 +245,19 @@ export function serveAndEnroll(c: Chroot, domain: string): string {
     openssl verify -CAfile "$ROOT_PEM" -untrusted "$dir/tmp/cert2.pem" "$dir/tmp/cert1.pem"
     openssl x509 -noout -ext subjectAltName -in "$dir/tmp/cert1.pem"
     echo "SERIAL $(openssl x509 -noout -serial -in "$dir/tmp/cert1.pem" | cut -d= -f2 | tr 'A-F' 'a-f')"
+    # revocation while the appliance runs: the used credential and an unused one
+    eabcli revoke "$kid"
+    eabcli revoke "$spare"
+    eabcli list | sed 's/^/EAB-LIST-AFTER /'
+    [ "$(state "$kid")" = revoked ] || { echo "eab list does not show $kid revoked"; exit 1; }
+    [ "$(state "$spare")" = revoked ] || { echo "eab list does not show $spare revoked"; exit 1; }
+    # a new account with the revoked, never used credential: the running server refuses it
+    if LEGO_CA_CERTIFICATES="$ROOT_PEM" lego --server "https://127.0.0.1:${acmePort}/acme/directory" --accept-tos \\
+      --email it@plant.example --path "$dir/tmp/lego-revoked" --eab --kid "$spare" --hmac "$spare_hmac" \\
+      --domains ${domain} --http --http.port "127.0.0.1:${http01Port}" run >"$dir/tmp/lego-revoked.log" 2>&1; then
+      echo "lego got a certificate with a revoked EAB credential"; exit 1
+    fi
+    echo "REVOKED-REFUSED $(grep -o 'the EAB credential was revoked' "$dir/tmp/lego-revoked.log" | head -n 1)"
     kill -TERM "$server"
     wait "$server" && rc=0 || rc=$?
     echo "SERVER EXIT $rc"

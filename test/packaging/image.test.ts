@@ -4,13 +4,12 @@
 // listens, loads the firewall, and plantroot.service's sandbox works as the appliance needs (test
 // hook baked in through the image builder's overlay; results read from the serial console).
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, existsSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Artefacts, buildPackages, must, REPO, requireRoot, run } from "./helpers.js";
 
-const HAS_SERVE = existsSync(join(REPO, "cli/commands/serve.ts"));
 let art: Artefacts;
 let booted: Record<string, string> | undefined;
 let image: string;
@@ -185,28 +184,25 @@ describe("appliance image", () => {
     expect(s["probe-result"]).toBe("success");
   }, 1_200_000);
 
-  it.skipIf(!HAS_SERVE)(
-    "plantroot.service under systemd serves ACME: lego gets a certificate, hardened process",
-    () => {
-      const s = booted;
-      expect(s, "the boot test did not produce a report").toBeDefined();
-      expect(s!["serve-state"]).toBe("active running");
-      // ACME (443) and PKI HTTP (80) on all addresses, metrics on loopback as configured
-      expect(s!["serve-listening"]!.split("\n")).toEqual(
-        expect.arrayContaining(["0.0.0.0:443", "0.0.0.0:80", "127.0.0.1:9090"]),
-      );
-      const proc = s!["serve-process"]!;
-      expect(proc).toMatch(/^Uid: (\d+) \1 \1 \1$/m);
-      expect(proc).not.toMatch(/^Uid: 0 /m);
-      expect(proc).toMatch(/^CapEff: 0000000000000400$/m); // CAP_NET_BIND_SERVICE only
-      expect(proc).toMatch(/^CapBnd: 0000000000000400$/m);
-      expect(proc).toMatch(/^NoNewPrivs: 1$/m);
-      expect(proc).toMatch(/^Seccomp: 2$/m);
-      expect(s!["serve-lego"], JSON.stringify(s, null, 1)).toMatch(/^rc=0/);
-      expect(s!["serve-verify"]).toMatch(/cert1\.pem: OK$/);
-      // initialised, certificates issued (the appliance's own HTTPS certificate and lego's), HSM reachable
-      expect(s!["serve-status"]).toBe("true 2 true");
-      expect(s!["serve-stopped"]).toBe("inactive success");
-    },
-  );
+  it("plantroot.service under systemd serves ACME: lego gets a certificate, hardened process", () => {
+    const s = booted;
+    expect(s, "the boot test did not produce a report").toBeDefined();
+    expect(s!["serve-state"]).toBe("active running");
+    // ACME (443) and PKI HTTP (80) on all addresses, metrics on loopback as configured
+    expect(s!["serve-listening"]!.split("\n")).toEqual(
+      expect.arrayContaining(["0.0.0.0:443", "0.0.0.0:80", "127.0.0.1:9090"]),
+    );
+    const proc = s!["serve-process"]!;
+    expect(proc).toMatch(/^Uid: (\d+) \1 \1 \1$/m);
+    expect(proc).not.toMatch(/^Uid: 0 /m);
+    expect(proc).toMatch(/^CapEff: 0000000000000400$/m); // CAP_NET_BIND_SERVICE only
+    expect(proc).toMatch(/^CapBnd: 0000000000000400$/m);
+    expect(proc).toMatch(/^NoNewPrivs: 1$/m);
+    expect(proc).toMatch(/^Seccomp: 2$/m);
+    expect(s!["serve-lego"], JSON.stringify(s, null, 1)).toMatch(/^rc=0/);
+    expect(s!["serve-verify"]).toMatch(/cert1\.pem: OK$/);
+    // initialised, certificates issued (the appliance's own HTTPS certificate and lego's), HSM reachable
+    expect(s!["serve-status"]).toBe("true 2 true");
+    expect(s!["serve-stopped"]).toBe("inactive success");
+  });
 });

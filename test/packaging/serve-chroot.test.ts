@@ -4,8 +4,7 @@
 // CLI; then `plantroot serve` runs as the plantroot user with the PIN where systemd's LoadCredential
 // puts it, the directory is fetched, lego (Debian's, from the host) gets a certificate through
 // http-01 with EAB, openssl verifies it against the CA, and the server stops cleanly.
-// Runs once `plantroot serve` (the ACME engineer's issue) is part of this tree.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -20,13 +19,12 @@ import {
   stageDebs,
 } from "./helpers.js";
 
-const HAS_SERVE = existsSync(join(REPO, "cli/commands/serve.ts"));
 const { acmePort: ACME_PORT, httpPort: HTTP_PORT } = LOOPBACK;
 
 let art: Artefacts;
 let c: Chroot;
 
-describe.skipIf(!HAS_SERVE)("installed plantroot serves ACME offline", () => {
+describe("installed plantroot serves ACME offline", () => {
   beforeAll(() => {
     requireRoot();
     art = buildPackages();
@@ -60,6 +58,18 @@ describe.skipIf(!HAS_SERVE)("installed plantroot serves ACME offline", () => {
     expect(dir.meta.externalAccountRequired).toBe(true);
     expect(out).toMatch(/cert1\.pem: OK/);
     expect(out).toMatch(/DNS:dev1\.plant\.example/);
+    // plant IT's EAB commands through the installed CLI: the credential listed active, then revoked
+    // (with the server running), a revoked one refused to a new account, HMAC keys never listed
+    const kid = out.match(/^KID (eab-\S+)$/m)![1]!;
+    const row = (phase: string) =>
+      out
+        .split("\n")
+        .find((l) => l.startsWith(`EAB-LIST-${phase} ${kid}\t`))
+        ?.split("\t");
+    expect(row("BEFORE")?.slice(1, 4)).toEqual(["active", "accounts=0/1", '"chroot-test"']);
+    expect(row("AFTER")?.slice(1, 4)).toEqual(["revoked", "accounts=1/1", '"chroot-test"']);
+    expect(out.match(/^EAB-LIST-AFTER /gm)).toHaveLength(2);
+    expect(out).toMatch(/^REVOKED-REFUSED the EAB credential was revoked$/m);
     expect(out).toContain("SERVER EXIT 0");
   });
 });

@@ -48,9 +48,11 @@ describe("plantroot.service", () => {
     expect(one("LoadCredential")).toBe("hsm-pin:/etc/plantroot/credentials/hsm-pin");
     expect(one("Environment") ?? "").not.toMatch(/PIN/i);
     expect(d.has("EnvironmentFile")).toBe(false);
-    // the packaged config reads it where systemd puts plantroot.service's credentials
+    // the packaged config reads it from the credential directory systemd gives plantroot.service
     const cfg = JSON.parse(readFileSync(join(REPO, "packaging/etc/config.json"), "utf8"));
-    expect(cfg.hsm.pin).toEqual({ file: "/run/credentials/plantroot.service/hsm-pin" });
+    expect(cfg.hsm.pin).toEqual({ credential: "hsm-pin" });
+    // and the comment beside LoadCredential says so
+    expect(readFileSync(UNIT, "utf8")).toContain('"pin": {"credential": "hsm-pin"}');
   });
 
   it("systemd-analyze security rates its exposure OK or better (<= 2.0 of 10)", () => {

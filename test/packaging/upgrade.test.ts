@@ -3,23 +3,19 @@
 // copied aside first), every certificate record, every HSM key and the edited configuration are
 // still there. Then N+2 whose migration fails: dpkg reports the error and the database is untouched.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Artefacts,
   buildPackages,
   Chroot,
   configureLoopback,
-  REPO,
   repackWithMigration,
   requireRoot,
   serveAndEnroll,
   stageDebs,
   tableCounts,
 } from "./helpers.js";
-
-const HAS_SERVE = existsSync(join(REPO, "cli/commands/serve.ts"));
 
 let art: Artefacts;
 let c: Chroot;
@@ -108,24 +104,20 @@ describe("upgrade N -> N+1 -> failed N+2", () => {
     expect(status.ca.issued.total).toBe(5);
   });
 
-  it.skipIf(!HAS_SERVE)(
-    "version N serves ACME: lego enrolls (account, order, authorization, challenge, certificate)",
-    () => {
-      const out = serveAndEnroll(c, "acme1.plant.example");
-      expect(out).toMatch(/cert1\.pem: OK/);
-      expect(out).toContain("SERVER EXIT 0");
-      serials.push(out.match(/^SERIAL ([0-9a-f]+)$/m)![1]!.replace(/^0+/, ""));
-    },
-  );
+  it("version N serves ACME: lego enrolls (account, order, authorization, challenge, certificate)", () => {
+    const out = serveAndEnroll(c, "acme1.plant.example");
+    expect(out).toMatch(/cert1\.pem: OK/);
+    expect(out).toContain("SERVER EXIT 0");
+    serials.push(out.match(/^SERIAL ([0-9a-f]+)$/m)![1]!.replace(/^0+/, ""));
+  });
 
   it("version N+1: migrates the database (copied aside first); records, keys and configuration survive", () => {
     const cfgBefore = sha(c.path("etc/plantroot/config.json"));
     const countsBefore = tableCounts(c.path("var/lib/plantroot/plantroot.db"));
     // the records the upgrade must keep: CA, audit chain and (once the ACME server ran) ACME state
     for (const t of ["ca_certificates", "ca_crl_state", "audit_log"]) expect(countsBefore[t], t).toBeGreaterThan(0);
-    if (HAS_SERVE)
-      for (const t of ["acme_accounts", "acme_orders", "acme_authorizations", "acme_eab_credentials"])
-        expect(countsBefore[t], t).toBeGreaterThan(0);
+    for (const t of ["acme_accounts", "acme_orders", "acme_authorizations", "acme_eab_credentials"])
+      expect(countsBefore[t], t).toBeGreaterThan(0);
     issuedTotal = Number(
       c.mustSh(
         `sqlite3 "$dir/var/lib/plantroot/plantroot.db" "SELECT count(*) FROM ca_certificates WHERE status='issued'"`,

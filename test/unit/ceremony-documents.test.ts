@@ -189,6 +189,29 @@ describe("script checks before the day", () => {
     );
   });
 
+  it("key.generate makes a P-384 key unless the script names another spec (RSA-4096 for an RSA root)", () => {
+    const withSpec = (spec: unknown) => {
+      const s = script() as unknown as { steps: Array<{ params: Record<string, unknown> }> };
+      if (spec === undefined) delete s.steps[2]!.params.spec;
+      else s.steps[2]!.params.spec = spec;
+      return s;
+    };
+    const dflt = loadScript(withSpec(undefined), registry);
+    const step = dflt.script.steps[2]!;
+    expect(step.action === "key.generate" && step.params.spec).toBe("P-384");
+    // the default is part of what the hash (and so every signature over the script) covers
+    expect(dflt.hash).toBe(loadScript(withSpec("P-384"), registry).hash);
+    const rsa = loadScript(withSpec("RSA-4096"), registry);
+    expect(rsa.script.steps[2]!.action === "key.generate" && rsa.script.steps[2]!.params.spec).toBe("RSA-4096");
+    expect(rsa.hash).not.toBe(dflt.hash);
+    // still strict: an unknown spec, a null spec and unknown keys next to a defaulted spec are refused
+    expect(scriptError(withSpec("RSA-1024"))).toMatch(/spec/);
+    expect(scriptError(withSpec(null))).toMatch(/spec/);
+    const extra = withSpec(undefined);
+    extra.steps[2]!.params.curve = "P-521";
+    expect(scriptError(extra)).toMatch(/Unrecognized key: "curve"/);
+  });
+
   it("rejects broken structure, roles and requirements", () => {
     const t = script();
     expect(scriptError({ ...t, registryHash: "0".repeat(64) })).toMatch(/different participant registry/);

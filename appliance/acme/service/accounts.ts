@@ -2,9 +2,10 @@
 // update of contact, deactivation, key rollover, and the account's orders list.
 import { isApplianceError } from "../../errors.js";
 import * as accountsRepo from "../../store/acme/accounts.js";
+import * as authzRepo from "../../store/acme/authorizations.js";
 import * as eabRepo from "../../store/acme/eab.js";
 import * as ordersRepo from "../../store/acme/orders.js";
-import { type Account, deactivateAccount, parseContacts } from "../account.js";
+import { type Account, deactivateAccount, parseContacts, requireValidAccount } from "../account.js";
 import type { CachedAccount } from "../account-keys.js";
 import { parseEabJws, verifyEab } from "../eab.js";
 import {
@@ -40,7 +41,8 @@ export async function newAccount(
   clientAddress: string,
 ): Promise<NewAccountResult> {
   const existing = await accountsRepo.getAccountByThumbprint(ctx.db, key.thumbprint);
-  if (existing) return { account: existing, created: false };
+  // RFC 8555 §7.3.6: a deactivated account's key is refused, onlyReturnExisting included
+  if (existing) return { account: requireValidAccount(existing), created: false };
   if (payload.onlyReturnExisting === true) throw problems.accountDoesNotExist();
   if (payload.onlyReturnExisting !== undefined && typeof payload.onlyReturnExisting !== "boolean")
     throw problems.malformed("onlyReturnExisting must be a boolean");
@@ -98,15 +100,27 @@ export async function updateAccount(
   const contact = payload.contact !== undefined ? parseContacts(payload.contact) : undefined;
   if (payload.status !== undefined && payload.status !== "deactivated")
     throw problems.malformed('the only status a client may set is "deactivated"');
+  const cancelled = { orders: [] as string[], authorizations: [] as string[] };
   const updated = await ctx.db.write(async (tx) => {
     const cur = await accountsRepo.getAccount(tx, accountId);
     if (!cur) throw problems.accountDoesNotExist();
     let next = cur;
     if (contact) next = { ...next, contact };
-    if (payload.status === "deactivated") next = { ...deactivateAccount(next), version: next.version };
+    if (payload.status === "deactivated") {
+      next = { ...deactivateAccount(next), version: next.version };
+      // RFC 8555 §7.3.6: the server SHOULD cancel the account's pending operations
+      cancelled.orders = await ordersRepo.invalidatePendingOrdersOf(
+        tx,
+        accountId,
+        problems.unauthorized("the account was deactivated").toJSON(),
+      );
+      cancelled.authorizations = await authzRepo.deactivatePendingAuthorizationsOf(tx, accountId);
+    }
     if (next === cur) return cur;
     return accountsRepo.updateAccount(tx, next);
   });
+  for (const id of cancelled.orders) ctx.cache.forgetOrder(id);
+  for (const id of cancelled.authorizations) ctx.cache.forgetAuthorization(id);
   ctx.keys.put(updated);
   return updated;
 }

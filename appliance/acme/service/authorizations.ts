@@ -132,6 +132,7 @@ export async function respondToChallenge(
   queue: ValidationQueue,
   accountId: string,
   id: string,
+  clientAddress?: string,
 ): Promise<ChallengeView> {
   const { authz, ch } = await ownedChallenge(ctx, accountId, id);
   const view = (c: Challenge | undefined) => ({ challenge: c ?? ch, authorizationId: authz.id });
@@ -143,7 +144,9 @@ export async function respondToChallenge(
     // the transition check (the authorization must still be pending) before anything starts
     requestValidation(ch, authorizationStatusAt(authz, ctx.now()));
     ctx.limits.check("failedValidationsPerAccount", accountId, "failed validations");
-    done = queue.enqueue(authz, ch.type);
+    if (clientAddress)
+      ctx.limits.check("failedValidationsPerAddress", clientAddress, "failed validations from this address");
+    done = queue.enqueue(authz, ch.type, clientAddress);
   }
   const finished = await within(done, ctx.config.challengeWaitMs);
   if (finished) return view(finished);

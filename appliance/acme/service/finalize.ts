@@ -49,6 +49,9 @@ export class Finalizer {
     if (outcome?.problem) throw outcome.problem;
     if (outcome?.order) return { order: outcome.order, status: outcome.order.status };
     // the CA is slow (HSM busy or briefly unavailable): store processing so polls and restarts see it
+    // an order with `replaces` is stored processing by its claim (claimReplacement), done or running
+    if (view.order.replaces)
+      return { order: (await ctx.cache.order(ctx.db, orderId)) ?? view.order, status: "processing" };
     const stored = await this.write(view.order, (o) =>
       o.status === "pending" || o.status === "ready" ? { next: beginFinalize(o, "ready"), csr: der } : undefined,
     );
@@ -117,14 +120,43 @@ export class Finalizer {
     return p;
   }
 
-  private async issue(order: Versioned<Order>, csr: Buffer): Promise<Outcome | undefined> {
+  /**
+   * RFC 9773: an order with `replaces` claims the certificate before the CA signs, in one write that
+   * finds no other order replacing (processing) or having replaced (valid) it and stores this order
+   * processing with its CSR. Writes are serialised, so of two orders naming the same certificate
+   * only the first gets here; the other becomes invalid with alreadyReplaced (it can never be
+   * finalized, and a client answered `processing` sees why when it polls).
+   */
+  private async claimReplacement(order: Versioned<Order>, csr: Buffer): Promise<Outcome> {
+    const certId = order.replaces!;
+    let problem: AcmeProblem | undefined;
+    const saved = await this.ctx.db.write(async (tx) => {
+      const other = await ordersRepo.findReplacingOrder(tx, certId, order.id);
+      if (!other) return ordersRepo.updateOrder(tx, { ...beginFinalize(order, "ready"), version: order.version }, csr);
+      problem = problems.alreadyReplaced(
+        `the certificate was already replaced by order ${this.ctx.links.url("order", other)}`,
+      );
+      return ordersRepo.updateOrder(tx, { ...failFinalize(order, problem.toJSON()), version: order.version });
+    });
+    const stored = this.ctx.cache.putOrder(saved);
+    return problem ? { order: stored, problem } : { order: stored };
+  }
+
+  private async issue(first: Versioned<Order>, csr: Buffer): Promise<Outcome | undefined> {
     const { ctx } = this;
     const started = performance.now();
+    let order = first;
+    if (order.replaces && order.status !== "processing") {
+      const claim = await this.claimReplacement(order, csr);
+      if (claim.problem) return claim;
+      order = claim.order;
+    }
     const open = (o: Versioned<Order>) => o.status === "pending" || o.status === "ready" || o.status === "processing";
     try {
       // a processing order (resumed after a restart, or retried) may already have its certificate: the
       // CA recorded it but the order update was lost (kill, disk error). Deliver that one, never a second.
-      if (order.status === "processing") {
+      // (Not after this call's own replacement claim: nothing was issued for the order yet.)
+      if (first.status === "processing") {
         const prior = await ctx.ca.certificateForOrder(order.id);
         if (prior) {
           ctx.cache.putIssued(prior.serial, prior.der);

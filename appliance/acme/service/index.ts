@@ -121,8 +121,8 @@ export class AcmeService {
   getChallenge(accountId: string, id: string) {
     return authorizations.getChallenge(this.ctx, this.queue, accountId, id);
   }
-  respondToChallenge(accountId: string, id: string) {
-    return authorizations.respondToChallenge(this.ctx, this.queue, accountId, id);
+  respondToChallenge(accountId: string, id: string, clientAddress?: string) {
+    return authorizations.respondToChallenge(this.ctx, this.queue, accountId, id, clientAddress);
   }
   certificateChain(accountId: string, serial: string) {
     return certificates.certificateChain(this.ctx, accountId, serial);

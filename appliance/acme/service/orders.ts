@@ -7,6 +7,7 @@ import * as ordersRepo from "../../store/acme/orders.js";
 import type { Versioned } from "../../store/acme/versioned.js";
 import type { Account } from "../account.js";
 import { type Authorization, authorizationStatusAt } from "../authorization.js";
+import { parseCertificate } from "../certificate.js";
 import { challengeTypesFor, newToken } from "../challenge.js";
 import { challengeId } from "../../store/acme/authorizations.js";
 import { preAuthorized } from "../eab.js";
@@ -95,7 +96,7 @@ export async function newOrder(
     );
 
   const replaces = payload.replaces as string | undefined;
-  if (replaces !== undefined) await checkReplaces(ctx, account, replaces);
+  if (replaces !== undefined) await checkReplaces(ctx, account, replaces, identifiers);
 
   const pending = await ordersRepo.pendingOrders(ctx.db, account.id, now.getTime());
   if (pending.count >= ctx.config.maxPendingOrdersPerAccount) {
@@ -112,9 +113,10 @@ export async function newOrder(
   ctx.limits.take("newOrdersPerAccount", account.id, "new orders for this account");
   ctx.limits.take("newOrdersPerAddress", clientAddress, "new orders from this address");
   ctx.limits.check("failedValidationsPerAccount", account.id, "failed validations for this account");
+  ctx.limits.check("failedValidationsPerAddress", clientAddress, "failed validations from this address");
 
   const patterns = account.eabKid ? ((await getEabCredential(ctx, account.eabKid))?.identifiers ?? []) : [];
-  let expires = new Date(now.getTime() + ctx.config.orderLifetimeSeconds * 1000);
+  const orderExpires = new Date(now.getTime() + ctx.config.orderLifetimeSeconds * 1000);
   const pendingExpires = new Date(
     now.getTime() + Math.min(ctx.config.pendingAuthorizationLifetimeSeconds, ctx.config.orderLifetimeSeconds) * 1000,
   );
@@ -123,7 +125,9 @@ export async function newOrder(
   const orderId = newId();
   const created: Versioned<Authorization>[] = [];
   const order = await ctx.db.write(async (tx) => {
+    // everything the job computes starts afresh: Db.write may run a job body again
     created.length = 0;
+    let expires = orderExpires;
     const authzIds: string[] = [];
     const statuses: Authorization["status"][] = [];
     const seen = new Set<string>();
@@ -132,19 +136,6 @@ export async function newOrder(
       const key = `${identifierKey(identifier)}:${wildcard}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const reuse = await authzRepo.findReusableAuthorization(
-        tx,
-        account.id,
-        identifier,
-        wildcard,
-        now.getTime() + 60_000,
-      );
-      if (reuse) {
-        authzIds.push(reuse.id);
-        statuses.push(reuse.status);
-        if (reuse.expires.getTime() < expires.getTime()) expires = reuse.expires;
-        continue;
-      }
       const pre = patterns.length > 0 && preAuthorized(patterns, id);
       const authzId = newId();
       const authz: Authorization = {
@@ -166,7 +157,17 @@ export async function newOrder(
               status: "pending" as const,
             })),
       };
-      created.push(await authzRepo.insertAuthorization(tx, authz));
+      // a valid or still-pending authorization of this account for the identifier is reused instead
+      // (same statement)
+      const stored = await authzRepo.insertAuthorizationUnlessReusable(tx, authz, now.getTime() + 60_000);
+      if ("reuse" in stored) {
+        const { reuse } = stored;
+        authzIds.push(reuse.id);
+        statuses.push(reuse.status);
+        if (reuse.expires.getTime() < expires.getTime()) expires = reuse.expires;
+        continue;
+      }
+      created.push(stored.created);
       if (authz.expires.getTime() < expires.getTime()) expires = authz.expires;
       authzIds.push(authz.id);
       statuses.push(authz.status);
@@ -206,13 +207,24 @@ function rejected(subproblems: NonNullable<ProblemOptions["subproblems"]>): Acme
   );
 }
 
-/** RFC 9773 §5: `replaces` must name a certificate of this account that was not replaced yet. */
-async function checkReplaces(ctx: ServiceContext, account: Account, certId: string): Promise<void> {
+/**
+ * RFC 9773 §5: `replaces` must name a certificate of this account that shares an identifier with
+ * the order and was not replaced yet (checked again when the order is finalized: Finalizer).
+ */
+async function checkReplaces(
+  ctx: ServiceContext,
+  account: Account,
+  certId: string,
+  identifiers: readonly Identifier[],
+): Promise<void> {
   const id = parseCertId(certId);
   const cert = await ctx.ca.getCertificate(id.serialHex);
   if (!cert?.authorityKeyId.equals(id.authorityKeyId))
     throw problems.malformed("replaces names a certificate this CA did not issue", { status: 404 });
   if (cert.accountId !== account.id) throw problems.unauthorized("replaces names a certificate of another account");
+  const wanted = new Set(identifiers.map(identifierKey));
+  if (!parseCertificate(cert.der).identifiers.some((i) => wanted.has(identifierKey(i))))
+    throw problems.malformed("replaces names a certificate that shares no identifier with this order");
   const other = await ordersRepo.findReplacingOrder(ctx.db, certId);
   if (other)
     throw problems.alreadyReplaced(`the certificate was already replaced by order ${ctx.links.url("order", other)}`);

@@ -14,6 +14,8 @@ import type { ServiceContext } from "./context.js";
 interface Job {
   authz: Versioned<Authorization>;
   type: ChallengeType;
+  /** the address the client asked from (counted against failedValidationsPerAddress); none on resume */
+  clientAddress?: string | undefined;
 }
 
 export class ValidationQueue {
@@ -26,13 +28,17 @@ export class ValidationQueue {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** Queues the processing challenge of `authz` (once); resolves with it after the result is stored. */
-  enqueue(authz: Versioned<Authorization>, type: ChallengeType): Promise<Challenge | undefined> {
+  enqueue(
+    authz: Versioned<Authorization>,
+    type: ChallengeType,
+    clientAddress?: string,
+  ): Promise<Challenge | undefined> {
     const key = authzRepo.challengeId(authz.id, type);
     const existing = this.inFlight.get(key);
     if (existing) return existing;
     const p = new Promise<Challenge | undefined>((resolve) => this.resolvers.set(key, resolve));
     this.inFlight.set(key, p);
-    this.waiting.push({ authz, type });
+    this.waiting.push({ authz, type, clientAddress });
     this.pump();
     return p;
   }
@@ -95,7 +101,7 @@ export class ValidationQueue {
     }
   }
 
-  private async validateAndApply({ authz, type }: Job): Promise<Challenge | undefined> {
+  private async validateAndApply({ authz, type, clientAddress }: Job): Promise<Challenge | undefined> {
     const { ctx } = this;
     const ch = authz.challenges.find((c) => c.type === type);
     if (ch?.status !== "processing" && ch?.status !== "pending") return ch;
@@ -117,6 +123,7 @@ export class ValidationQueue {
     }
     ctx.events.validation(type, result.ok, performance.now() - started);
     if (!result.ok) ctx.limits.spend("failedValidationsPerAccount", authz.accountId);
+    if (!result.ok && clientAddress) ctx.limits.spend("failedValidationsPerAddress", clientAddress);
     if (this.closed) return ch; // shutting down: leave it processing for the next start
     const now = ctx.now();
     const { after } = await updateAuthorization(

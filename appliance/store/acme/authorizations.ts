@@ -85,11 +85,28 @@ export async function getAuthorizations(q: Queryable, ids: readonly string[]): P
   return ids.map((id) => byId.get(id)).filter((a): a is Versioned<Authorization> => a !== undefined);
 }
 
-/**
- * The authorization of this account for the identifier to reuse in a new order: a valid one (the one
- * that lives longest past `until`), else a pending one (Boulder's reuse; bounds pending work per account).
- */
+/** The valid authorization of this account for the identifier that lives longest past `until`. */
 export async function findReusableAuthorization(
+  q: Queryable,
+  accountId: string,
+  identifier: { type: string; value: string },
+  wildcard: boolean,
+  until: number,
+): Promise<Versioned<Authorization> | undefined> {
+  const r = await q.get<Row>(
+    `SELECT * FROM acme_authorizations WHERE account_id = ? AND identifier_type = ? AND identifier_value = ?
+       AND wildcard = ? AND status = 'valid' AND expires >= ? ORDER BY expires DESC LIMIT 1`,
+    [accountId, identifier.type, identifier.value, wildcard ? 1 : 0, until],
+  );
+  return r && fromRow(r);
+}
+
+/**
+ * What a new order reuses for the identifier: the account's valid authorization (as above), else a
+ * still-pending one (Boulder's reuse; bounds pending work per account). Never proof of control: only
+ * findReusableAuthorization may authorise anything (revocation).
+ */
+async function findAuthorizationForNewOrder(
   q: Queryable,
   accountId: string,
   identifier: { type: string; value: string },
@@ -125,6 +142,47 @@ export async function insertAuthorization(tx: Queryable, a: Authorization): Prom
   return { ...a, version: 1 };
 }
 
+/**
+ * insertAuthorization unless the account already holds an authorization findAuthorizationForNewOrder
+ * would return (checked in the same statement): one SQLite call in the common case. Returns the new
+ * authorization, or the reusable one (then nothing was inserted).
+ */
+export async function insertAuthorizationUnlessReusable(
+  tx: Queryable,
+  a: Authorization,
+  until: number,
+): Promise<{ created: Versioned<Authorization> } | { reuse: Versioned<Authorization> }> {
+  const wildcard = a.wildcard ? 1 : 0;
+  const r = await tx.run(
+    `INSERT INTO acme_authorizations (id, account_id, order_id, identifier_type, identifier_value, wildcard, status,
+       expires, pre_authorized, challenges, processing, version)
+     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1
+     WHERE NOT EXISTS (SELECT 1 FROM acme_authorizations WHERE account_id = ? AND identifier_type = ?
+       AND identifier_value = ? AND wildcard = ? AND status IN ('valid', 'pending') AND expires >= ?)`,
+    [
+      a.id,
+      a.accountId,
+      a.orderId ?? null,
+      a.identifier.type,
+      a.identifier.value,
+      wildcard,
+      a.status,
+      a.expires.getTime(),
+      a.preAuthorized ? 1 : 0,
+      challengesJson(a.challenges),
+      a.accountId,
+      a.identifier.type,
+      a.identifier.value,
+      wildcard,
+      until,
+    ],
+  );
+  if (r.changes === 1) return { created: { ...a, version: 1 } };
+  const reuse = await findAuthorizationForNewOrder(tx, a.accountId, a.identifier, a.wildcard, until);
+  if (!reuse) throw new Error(`authorization ${a.id} was neither inserted nor reusable`);
+  return { reuse };
+}
+
 /** Writes status, expiry and challenges if the row still has `next.version` (else: conflict). */
 export async function updateAuthorization(
   tx: Queryable,
@@ -142,6 +200,15 @@ export async function updateAuthorization(
 }
 
 /** Authorizations with a challenge in validation (to resume after a restart). */
+/** Account deactivation: the account's pending authorizations become deactivated; their ids. */
+export async function deactivatePendingAuthorizationsOf(tx: Queryable, accountId: string): Promise<string[]> {
+  const rows = await tx.all<{ id: string }>(
+    "UPDATE acme_authorizations SET status = 'deactivated', version = version + 1 WHERE account_id = ? AND status = 'pending' RETURNING id",
+    [accountId],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function processingAuthorizationIds(q: Queryable): Promise<string[]> {
   return (await q.all<{ id: string }>("SELECT id FROM acme_authorizations WHERE processing = 1")).map((r) => r.id);
 }

@@ -148,16 +148,33 @@ export async function invalidatePendingOrder(tx: Queryable, id: string, error: P
   );
 }
 
+/** Account deactivation: the account's pending (and so ready) orders become invalid; their ids. */
+export async function invalidatePendingOrdersOf(
+  tx: Queryable,
+  accountId: string,
+  error: ProblemDocument,
+): Promise<string[]> {
+  const rows = await tx.all<{ id: string }>(
+    "UPDATE acme_orders SET status = 'invalid', error = ?, version = version + 1 WHERE account_id = ? AND status = 'pending' RETURNING id",
+    [JSON.stringify(error), accountId],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function getOrderBySerial(q: Queryable, serial: string): Promise<Versioned<Order> | undefined> {
   const r = await q.get<Row>(`${SELECT} WHERE o.certificate_serial = ?`, [serial]);
   return r && fromRow(r);
 }
 
-/** A valid order that already replaced the certificate with this RFC 9773 certificate ID. */
-export async function findReplacingOrder(q: Queryable, certId: string): Promise<string | undefined> {
+/** An order (other than `exceptOrderId`) replacing or that replaced the certificate with this RFC 9773 ID. */
+export async function findReplacingOrder(
+  q: Queryable,
+  certId: string,
+  exceptOrderId = "",
+): Promise<string | undefined> {
   const r = await q.get<{ id: string }>(
-    "SELECT id FROM acme_orders WHERE replaces = ? AND status IN ('processing', 'valid') LIMIT 1",
-    [certId],
+    "SELECT id FROM acme_orders WHERE replaces = ? AND status IN ('processing', 'valid') AND id <> ? LIMIT 1",
+    [certId, exceptOrderId],
   );
   return r?.id;
 }

@@ -17,6 +17,7 @@ import {
   RawAcmeClient,
   type RawResponse,
   signWith,
+  thumbprint,
 } from "../../helpers/acme-raw-client.js";
 
 let h: Harness;
@@ -129,6 +130,42 @@ describe("newAccount", () => {
       "accountDoesNotExist",
       400,
     );
+  });
+
+  it("a deactivated account's key gets unauthorized from newAccount (onlyReturnExisting too); its pending work is cancelled", async () => {
+    const a = await eabAccount();
+    const bystander = await eabAccount();
+    const pending = await a.newOrder([{ type: "dns", value: "deact-acct1.localhost" }]);
+    const ready = await a.newOrder([{ type: "dns", value: "deact-acct2.localhost" }]);
+    await a.validate(ready);
+    expect((await a.post(ready.url, "")).json().status).toBe("ready");
+    const others = await bystander.newOrder([{ type: "dns", value: "deact-acct1.localhost" }]);
+
+    const d = await a.post(a.url, { status: "deactivated" });
+    expect(d.status).toBe(200);
+    expect(d.json().status).toBe("deactivated");
+    expectProblem(await c.post(c.dir.newAccount!, { termsOfServiceAgreed: true }, { key: a.key }), "unauthorized", 403);
+    expectProblem(await c.post(c.dir.newAccount!, { onlyReturnExisting: true }, { key: a.key }), "unauthorized", 403);
+    expectProblem(await a.post(pending.url, ""), "unauthorized", 403);
+
+    const idOf = (url: string) => url.split("/").pop()!;
+    const orderRow = (url: string) =>
+      h.db.get<{ status: string; error: string | null }>("SELECT status, error FROM acme_orders WHERE id = ?", [
+        idOf(url),
+      ]);
+    const authzStatus = async (url: string) =>
+      (await h.db.get<{ status: string }>("SELECT status FROM acme_authorizations WHERE id = ?", [idOf(url)]))!.status;
+    for (const o of [pending, ready]) {
+      const row = await orderRow(o.url);
+      expect(row?.status).toBe("invalid");
+      expect(JSON.parse(row!.error!)).toMatchObject({ type: "urn:ietf:params:acme:error:unauthorized" });
+    }
+    expect(await authzStatus(pending.body.authorizations[0]!)).toBe("deactivated");
+    // a valid authorization is not a pending operation: it stays (and no one else may use it)
+    expect(await authzStatus(ready.body.authorizations[0]!)).toBe("valid");
+    // another account's order for the same name is untouched
+    expect((await bystander.post(others.url, "")).json().status).toBe("pending");
+    expect(await authzStatus(others.body.authorizations[0]!)).toBe("pending");
   });
 
   it("updates contacts and refuses unsupported ones", async () => {
@@ -278,6 +315,124 @@ describe("revocation", () => {
   });
 });
 
+describe("revocation by another account (RFC 8555 §7.6)", () => {
+  it("an account holding valid authorizations for every name may revoke; one holding them for some names may not", async () => {
+    const owner = await eabAccount();
+    const ids = [
+      { type: "dns" as const, value: "rv-a.localhost" },
+      { type: "ip" as const, value: "127.0.0.1" },
+    ];
+    const { der, leaf } = await issue(owner, ids);
+    const serial = leaf.serialNumber.toLowerCase();
+    const certificate = der.toString("base64url");
+
+    // no authorizations at all
+    const stranger = await eabAccount();
+    expectProblem(await stranger.post(c.dir.revokeCert!, { certificate, reason: 4 }), "unauthorized", 403);
+    // a valid authorization for one of the two names is not enough
+    const partial = await eabAccount();
+    const one = await partial.newOrder([ids[0]!]);
+    await partial.validate(one);
+    expect((await partial.post(one.body.authorizations[0]!, "")).json().status).toBe("valid");
+    expectProblem(await partial.post(c.dir.revokeCert!, { certificate, reason: 4 }), "unauthorized", 403);
+    // a pending (not yet valid) authorization for the other name does not count either
+    await partial.newOrder(ids);
+    expectProblem(await partial.post(c.dir.revokeCert!, { certificate, reason: 4 }), "unauthorized", 403);
+    expect(await h.ca.status(serial)).toMatchObject({ status: "good" });
+
+    // valid authorizations for both names (no certificate of its own): revocation succeeds
+    const holder = await eabAccount();
+    const both = await holder.newOrder(ids);
+    await holder.validate(both);
+    const r = await holder.post(c.dir.revokeCert!, { certificate, reason: 4 });
+    expect(r.status).toBe(200);
+    expect(await h.ca.status(serial)).toMatchObject({ status: "revoked", reason: 4 });
+    const audit = await h.db.get<{ actor: string }>(
+      "SELECT actor FROM audit_log WHERE type = 'certificate.revoked' AND subject = ?",
+      [`certificate:${serial}`],
+    );
+    expect(audit?.actor).toBe(`acme:account/${holder.url.split("/").pop()}`);
+    expectProblem(await owner.post(c.dir.revokeCert!, { certificate }), "alreadyRevoked", 400);
+  });
+});
+
+describe("authorization deactivation (RFC 8555 §7.5.2)", () => {
+  it("the owner deactivates a pending authorization: it is deactivated, its order invalid, and it stays so", async () => {
+    const a = await eabAccount();
+    const order = await a.newOrder([{ type: "dns", value: "deact1.localhost" }]);
+    const authzUrl = order.body.authorizations[0]!;
+    const ch = ((await a.post(authzUrl, "")).json().challenges as Array<{ url: string }>)[0]!;
+    const r = await a.post(authzUrl, { status: "deactivated" });
+    expect(r.status).toBe(200);
+    expect(r.json().status).toBe("deactivated");
+    expect((await a.post(authzUrl, "")).json().status).toBe("deactivated");
+    const o = (await a.post(order.url, "")).json();
+    expect(o.status).toBe("invalid");
+    expect(o.error).toMatchObject({ type: "urn:ietf:params:acme:error:unauthorized" });
+    // a second deactivation is refused, and so is answering its challenge
+    expectProblem(await a.post(authzUrl, { status: "deactivated" }), "malformed", 403);
+    const requests = h.responder.requests;
+    const answered = await a.post(ch.url, {});
+    expect(answered.status).toBe(403);
+    expect(answered.json().type).toMatch(/^urn:ietf:params:acme:error:/);
+    expect(h.responder.requests).toBe(requests); // nothing was validated
+    expect((await a.post(authzUrl, "")).json().status).toBe("deactivated");
+    // only "deactivated" may be asked for
+    const other = await a.newOrder([{ type: "dns", value: "deact2.localhost" }]);
+    expectProblem(await a.post(other.body.authorizations[0]!, { status: "valid" }), "malformed", 400);
+  });
+
+  it("deactivating a valid authorization makes its ready order invalid and it is not reused", async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "deact3.localhost" }];
+    const order = await a.newOrder(ids);
+    await a.validate(order);
+    expect((await a.post(order.url, "")).json().status).toBe("ready");
+    const authzUrl = order.body.authorizations[0]!;
+    expect((await a.post(authzUrl, { status: "deactivated" })).json().status).toBe("deactivated");
+    expect((await a.post(order.url, "")).json().status).toBe("invalid");
+    expectProblem(
+      await a.finalize(order, await buildCsr(ids, generateKeyPairSync("ec", { namedCurve: "P-256" }))),
+      "orderNotReady",
+      403,
+    );
+    const next = await a.newOrder(ids);
+    expect(next.body.status).toBe("pending");
+    expect(next.body.authorizations[0]).not.toBe(authzUrl);
+  });
+});
+
+describe("resource headers", () => {
+  it('challenge responses carry Link: <authorization>;rel="up"; certificates are application/pem-certificate-chain', async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "headers.localhost" }];
+    const order = await a.newOrder(ids);
+    const authzUrl = order.body.authorizations[0]!;
+    const authz = (await a.post(authzUrl, "")).json() as { challenges: Array<{ url: string; token: string }> };
+    const up = `<${authzUrl}>;rel="up"`;
+    for (const ch of authz.challenges) {
+      const got = await a.post(ch.url, "");
+      expect(got.status).toBe(200);
+      expect(String(got.headers.link)).toContain(up);
+    }
+    const chall = (await a.post(authzUrl, "")).json().challenges as Array<{ type: string; url: string; token: string }>;
+    const h01 = chall.find((x) => x.type === "http-01")!;
+    c.publish!(h01.token, `${h01.token}.${thumbprint(a.key)}`);
+    const answered = await a.post(h01.url, {});
+    expect(answered.status).toBe(200);
+    expect(String(answered.headers.link)).toContain(up);
+
+    const fin = await a.finalize(order, await buildCsr(ids, generateKeyPairSync("ec", { namedCurve: "P-256" })));
+    expect(fin.status).toBe(200);
+    const o = await a.settled(order.url);
+    const cert = await a.post(o.certificate as string, "");
+    expect(cert.status).toBe(200);
+    expect(cert.headers["content-type"]).toMatch(/^application\/pem-certificate-chain(;|$)/);
+    const pems = cert.body.match(/-----BEGIN CERTIFICATE-----/g) ?? [];
+    expect(pems.length).toBe(2); // leaf + SubCA
+  });
+});
+
 describe("ARI (RFC 9773)", () => {
   it("renewalInfo gives a window inside the lifetime, immediate after revocation; replaces works once", async () => {
     const a = await eabAccount();
@@ -312,6 +467,69 @@ describe("ARI (RFC 9773)", () => {
     await a.post(c.dir.revokeCert!, { certificate: der.toString("base64url"), reason: 4 });
     const after = (await c.request("GET", `${c.dir.renewalInfo}/${certId}`)).json().suggestedWindow as { end: string };
     expect(new Date(after.end).getTime()).toBeLessThan(Date.now());
+  });
+});
+
+describe("replaces (RFC 9773) at finalize", () => {
+  it("two pending orders replacing one certificate: the second finalize is refused with alreadyReplaced", async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "twice.localhost" }];
+    const { leaf, der } = await issue(a, ids);
+    const certId = formatCertId(akiOf(der), leaf.serialNumber);
+    const first = await a.newOrder(ids, { replaces: certId });
+    const second = await a.newOrder(ids, { replaces: certId });
+    await a.validate(first);
+    await a.validate(second);
+    const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const csr = await buildCsr(ids, keys);
+    const before = await h.issuedToAccounts();
+    const f1 = await a.finalize(first, csr);
+    expect(f1.status).toBe(200);
+    expect((await a.settled(first.url)).status).toBe("valid");
+    const f2 = await a.finalize(second, csr);
+    expect(expectProblem(f2, "alreadyReplaced", 409).detail).toContain(first.url);
+    expect(await h.issuedToAccounts()).toBe(before + 1);
+    // the refused order is invalid with that error (nothing was issued for it)
+    const refused = (await a.post(second.url, "")).json();
+    expect(refused).toMatchObject({ status: "invalid", error: { type: "urn:ietf:params:acme:error:alreadyReplaced" } });
+    expect(refused.certificate).toBeUndefined();
+  });
+
+  it("concurrent finalizes of two orders replacing one certificate issue exactly one certificate", async () => {
+    const a = await eabAccount();
+    const ids = [{ type: "dns" as const, value: "race.localhost" }];
+    const { leaf, der } = await issue(a, ids);
+    const certId = formatCertId(akiOf(der), leaf.serialNumber);
+    const orders = [await a.newOrder(ids, { replaces: certId }), await a.newOrder(ids, { replaces: certId })];
+    for (const o of orders) await a.validate(o);
+    const csr = await buildCsr(ids, generateKeyPairSync("ec", { namedCurve: "P-256" }));
+    const before = await h.issuedToAccounts();
+    const answers = await Promise.all(orders.map((o) => a.finalize(o, csr)));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(answers.find((r) => r.status === 409)!.json().type).toBe("urn:ietf:params:acme:error:alreadyReplaced");
+    const settled = await Promise.all(orders.map((o) => a.settled(o.url)));
+    expect(settled.map((o) => o.status).sort()).toEqual(["invalid", "valid"]);
+    expect(await h.issuedToAccounts()).toBe(before + 1);
+  });
+
+  it("refuses replaces when the certificate and the new order share no identifier (malformed)", async () => {
+    const a = await eabAccount();
+    const { leaf, der } = await issue(a, [{ type: "dns", value: "old-name.localhost" }]);
+    const certId = formatCertId(akiOf(der), leaf.serialNumber);
+    const r = await a.post(c.dir.newOrder!, {
+      identifiers: [{ type: "dns", value: "new-name.localhost" }],
+      replaces: certId,
+    });
+    expect(expectProblem(r, "malformed", 400).detail).toContain("shares no identifier");
+    // one shared identifier is enough
+    const ok = await a.post(c.dir.newOrder!, {
+      identifiers: [
+        { type: "dns", value: "old-name.localhost" },
+        { type: "dns", value: "new-name.localhost" },
+      ],
+      replaces: certId,
+    });
+    expect(ok.status).toBe(201);
   });
 });
 

@@ -28,6 +28,7 @@ beforeAll(async () => {
         newOrdersPerAccount: { count: 1000, periodSeconds: 3600 },
         newOrdersPerAddress: { count: 1000, periodSeconds: 3600 },
         failedValidationsPerAccount: { count: 3, periodSeconds: 3600 },
+        failedValidationsPerAddress: { count: 1000, periodSeconds: 3600 },
       },
     },
   });

@@ -109,18 +109,38 @@ describe("plantroot serve", () => {
     expect(ok.stdout).toMatch(/configuration is valid/);
   });
 
-  it("serves ACME from a valid configuration, with EAB required", async () => {
+  it("serves ACME from a valid configuration, with EAB required by default; validation never reaches its own listeners", async () => {
     const dir = mkdtempSync(join(tmpdir(), "serve-"));
     const good = await goodConfig(dir);
-    writeFileSync(join(dir, "config.json"), JSON.stringify(good));
+    const listen = good.listen as { port: number; httpPort: number; metrics: { port: number } };
+    // no acme.eabRequired: production requires EAB unless told otherwise. Validation is pointed at
+    // the appliance's own ports (and may reach 127.0.0.0/8): only ownListeners stops it.
+    const config = {
+      ...good,
+      acme: { rateLimits: { newOrdersPerAccount: { count: 100, periodSeconds: 60 } } },
+      validation: {
+        ...(good.validation as object),
+        ports: { http01: listen.httpPort, tlsAlpn01: listen.port },
+      },
+    };
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+    expect(checkServeConfig(join(dir, "config.json")).acme.eabRequired).toBe(true);
     const app = await serve(join(dir, "config.json"), jsonLogger({ write: () => true } as never));
     try {
       const root = readFileSync(join(dir, "pki", "root.pem"), "utf8");
       const d = await getJson(app.server.directoryUrl, root);
       expect(d.meta).toMatchObject({ externalAccountRequired: true });
-      expect(app.server.directoryUrl).toBe(
-        `https://127.0.0.1:${(good.listen as { port: number }).port}/acme/directory`,
-      );
+      expect(app.server.directoryUrl).toBe(`https://127.0.0.1:${listen.port}/acme/directory`);
+      for (const type of ["http-01", "tls-alpn-01"] as const) {
+        const r = await app.validator.validate({
+          type,
+          identifier: { type: "ip", value: "127.0.0.1" },
+          token: "tok",
+          keyAuthorization: "tok.thumb",
+        });
+        expect(r.ok, type).toBe(false);
+        expect(JSON.stringify(r.problem), type).toMatch(/one of this appliance's own listeners/);
+      }
     } finally {
       await app.close();
     }

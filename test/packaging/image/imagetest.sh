@@ -34,37 +34,35 @@ systemctl start plantroot-probe.service
 section probe;             journalctl -b -u plantroot-probe.service -o cat --no-pager | grep '^PROBE '
 section probe-result;      systemctl show -p Result --value plantroot-probe.service
 
-# with the ACME server in the package: the real plantroot.service under systemd, issuing to lego
-if [ -e /usr/lib/plantroot/dist/cli/commands/serve.js ]; then
-  t=/usr/local/lib/plantroot-imagetest
-  SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf /usr/lib/plantroot/node/bin/node $t/demo-ca.mjs \
-    http://127.0.0.1 plant.example >/run/ca.json
-  chown -R plantroot:plantroot /var/lib/plantroot
-  /usr/lib/plantroot/node/bin/node $t/configure.mjs /run/ca.json /etc/plantroot/config.json
-  eab="$(runuser -u plantroot -- env SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf plantroot eab create --label image-test --config /etc/plantroot/config.json)"
-  systemctl start plantroot.service
-  for i in $(seq 1 120); do
-    NODE_EXTRA_CA_CERTS=/var/lib/plantroot/pki/root.pem /usr/lib/plantroot/node/bin/node -e \
-      'fetch("https://127.0.0.1/acme/directory").then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' && break
-    sleep 1
-  done
-  section serve-state;     systemctl show -p ActiveState,SubState --value plantroot.service | tr '\n' ' '
-  section serve-listening; ss -H -tln | awk '{print $4}' | sort
-  pid="$(systemctl show -p MainPID --value plantroot.service)"
-  section serve-process;   grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' "/proc/$pid/status" | tr -s '\t ' ' '
-  LEGO_CA_CERTIFICATES=/var/lib/plantroot/pki/root.pem /usr/local/bin/lego --server https://127.0.0.1/acme/directory \
-    --accept-tos --email it@plant.example --path /run/lego \
-    --eab --kid "$(printf '%s\n' "$eab" | sed -n 's/^kid: //p')" --hmac "$(printf '%s\n' "$eab" | sed -n 's/^hmac key: //p')" \
-    --domains dev1.plant.example --http --http.port 127.0.0.1:5002 run >/run/lego.log 2>&1
-  lego_rc=$?
-  section serve-lego;      echo "rc=$lego_rc"; tail -n 4 /run/lego.log
-  awk '/BEGIN CERTIFICATE/{n++} {print > ("/run/cert" n ".pem")}' /run/lego/certificates/dev1.plant.example.crt 2>/dev/null
-  section serve-verify;    openssl verify -CAfile /var/lib/plantroot/pki/root.pem -untrusted /run/cert2.pem /run/cert1.pem 2>&1
-  section serve-status;    plantroot status --json | /usr/lib/plantroot/node/bin/node -e \
-    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.ca.initialised, j.ca.issued.total, j.hsm.reachable)})'
-  systemctl stop plantroot.service
-  section serve-stopped;   echo "$(systemctl show -p ActiveState --value plantroot.service) $(systemctl show -p Result --value plantroot.service)"
-  section serve-journal;   journalctl -b -u plantroot.service -o cat --no-pager | grep -v '"level":"info"' | tail -n 8
-fi
+# the real plantroot.service under systemd, issuing to lego
+t=/usr/local/lib/plantroot-imagetest
+SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf /usr/lib/plantroot/node/bin/node $t/demo-ca.mjs \
+  http://127.0.0.1 plant.example >/run/ca.json
+chown -R plantroot:plantroot /var/lib/plantroot
+/usr/lib/plantroot/node/bin/node $t/configure.mjs /run/ca.json /etc/plantroot/config.json
+eab="$(runuser -u plantroot -- env SOFTHSM2_CONF=/etc/plantroot/softhsm2.conf plantroot eab create --label image-test --config /etc/plantroot/config.json)"
+systemctl start plantroot.service
+for i in $(seq 1 120); do
+  NODE_EXTRA_CA_CERTS=/var/lib/plantroot/pki/root.pem /usr/lib/plantroot/node/bin/node -e \
+    'fetch("https://127.0.0.1/acme/directory").then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' && break
+  sleep 1
+done
+section serve-state;     systemctl show -p ActiveState,SubState --value plantroot.service | tr '\n' ' '
+section serve-listening; ss -H -tln | awk '{print $4}' | sort
+pid="$(systemctl show -p MainPID --value plantroot.service)"
+section serve-process;   grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' "/proc/$pid/status" | tr -s '\t ' ' '
+LEGO_CA_CERTIFICATES=/var/lib/plantroot/pki/root.pem /usr/local/bin/lego --server https://127.0.0.1/acme/directory \
+  --accept-tos --email it@plant.example --path /run/lego \
+  --eab --kid "$(printf '%s\n' "$eab" | sed -n 's/^kid: //p')" --hmac "$(printf '%s\n' "$eab" | sed -n 's/^hmac key: //p')" \
+  --domains dev1.plant.example --http --http.port 127.0.0.1:5002 run >/run/lego.log 2>&1
+lego_rc=$?
+section serve-lego;      echo "rc=$lego_rc"; tail -n 4 /run/lego.log
+awk '/BEGIN CERTIFICATE/{n++} {print > ("/run/cert" n ".pem")}' /run/lego/certificates/dev1.plant.example.crt 2>/dev/null
+section serve-verify;    openssl verify -CAfile /var/lib/plantroot/pki/root.pem -untrusted /run/cert2.pem /run/cert1.pem 2>&1
+section serve-status;    plantroot status --json | /usr/lib/plantroot/node/bin/node -e \
+  'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.ca.initialised, j.ca.issued.total, j.hsm.reachable)})'
+systemctl stop plantroot.service
+section serve-stopped;   echo "$(systemctl show -p ActiveState --value plantroot.service) $(systemctl show -p Result --value plantroot.service)"
+section serve-journal;   journalctl -b -u plantroot.service -o cat --no-pager | grep -v '"level":"info"' | tail -n 8
 printf '\nIMAGETEST-END\n'
 systemctl poweroff

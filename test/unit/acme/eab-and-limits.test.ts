@@ -115,6 +115,7 @@ describe("RateLimiter", () => {
         newOrdersPerAccount: { count: 1, periodSeconds: 1 },
         newOrdersPerAddress: { count: 1, periodSeconds: 1 },
         failedValidationsPerAccount: { count: 2, periodSeconds: 60 },
+        failedValidationsPerAddress: { count: 5, periodSeconds: 60 },
       },
       () => t,
     );
@@ -136,5 +137,10 @@ describe("RateLimiter", () => {
     expect(rl.peek("failedValidationsPerAccount", "acc")).toBeGreaterThan(0);
     expect(() => rl.check("failedValidationsPerAccount", "acc", "failures")).toThrow();
     expect(rl.peek("failedValidationsPerAccount", "acc")).toBeGreaterThan(0); // check spends nothing
+    // failures per address are a bucket of their own (5 per 60 s here)
+    expect(rl.peek("failedValidationsPerAddress", "127.0.0.1")).toBe(0);
+    for (let i = 0; i < 5; i++) rl.spend("failedValidationsPerAddress", "127.0.0.1");
+    expect(rl.peek("failedValidationsPerAddress", "127.0.0.1")).toBe(12);
+    expect(rl.peek("failedValidationsPerAddress", "127.0.0.2")).toBe(0);
   });
 });

@@ -26,7 +26,7 @@ export function registerAuthorizations(router: AcmeRouter, deps: RouteDeps): voi
     const accountId = v.account!.account.id;
     const view = v.postAsGet
       ? await service.getChallenge(accountId, ctx.params.id!)
-      : await service.respondToChallenge(accountId, ctx.params.id!);
+      : await service.respondToChallenge(accountId, ctx.params.id!, ctx.ip);
     link(ctx, links.url("authorization", view.authorizationId), "up");
     if (view.challenge.status === "processing") ctx.set("Retry-After", "1");
     json(ctx, 200, challengeView(links, view.challenge));
