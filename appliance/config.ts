@@ -29,6 +29,7 @@ export const acmeConfigSchema = z.strictObject({
   pendingAuthorizationLifetimeSeconds: seconds.default(DEFAULT_ACME_CONFIG.pendingAuthorizationLifetimeSeconds),
   validAuthorizationLifetimeSeconds: seconds.default(DEFAULT_ACME_CONFIG.validAuthorizationLifetimeSeconds),
   maxIdentifiersPerOrder: z.int().min(1).max(1000).default(DEFAULT_ACME_CONFIG.maxIdentifiersPerOrder),
+  maxPendingOrdersPerAccount: z.int().min(1).max(1_000_000).default(DEFAULT_ACME_CONFIG.maxPendingOrdersPerAccount),
   validationConcurrency: z.int().min(1).max(1024).default(DEFAULT_ACME_CONFIG.validationConcurrency),
   challengeWaitMs: z.int().min(0).max(20_000).default(DEFAULT_ACME_CONFIG.challengeWaitMs),
   finalizeWaitMs: z.int().min(0).max(20_000).default(DEFAULT_ACME_CONFIG.finalizeWaitMs),

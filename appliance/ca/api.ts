@@ -86,6 +86,8 @@ export interface CertificateAuthority {
    */
   issue(req: IssueRequest): Promise<IssuedCertificate>;
   getCertificate(serial: string): Promise<StoredCertificate | undefined>;
+  /** The first certificate recorded as issued for this ACME order, if any (finalize resumes with it). */
+  certificateForOrder(orderId: string): Promise<StoredCertificate | undefined>;
   /** RFC 5280 reason code; the CRL and OCSP reflect it when this resolves */
   revoke(
     serial: string,

@@ -449,6 +449,11 @@ export class Ca implements CertificateAuthority {
     return row && row.status === "issued" ? toStored(row) : undefined;
   }
 
+  async certificateForOrder(orderId: string): Promise<StoredCertificate | undefined> {
+    const row = await caRepository.issuedForOrder(this.d.db, orderId);
+    return row ? toStored(row) : undefined;
+  }
+
   async revoke(
     serial: string,
     reason: number,

@@ -124,6 +124,14 @@ export const caRepository = {
     return q.get<CertRow>("SELECT * FROM ca_certificates WHERE serial = ?", [serial]);
   },
 
+  /** The first certificate issued for an ACME order (index ca_certificates_order), or undefined. */
+  issuedForOrder(q: Queryable, orderId: string): Promise<CertRow | undefined> {
+    return q.get<CertRow>(
+      "SELECT * FROM ca_certificates WHERE order_id = ? AND status = 'issued' ORDER BY issued_at, serial LIMIT 1",
+      [orderId],
+    );
+  },
+
   status(q: Queryable, serial: string): Promise<StatusRow | undefined> {
     return q.get<StatusRow>(
       "SELECT status, not_after, revoked_at, revocation_reason FROM ca_certificates WHERE serial = ?",

@@ -244,6 +244,7 @@ async function main(): Promise<void> {
     .map(([k, v]) => `${k} ${v * SCALE}/s`)
     .join(", ");
   console.log(`bench:soak — ${SECONDS} s per server, open loop: ${rates} (Pebble: the ACME operations only)`);
+  const results: Partial<Record<BenchServer["name"], Awaited<ReturnType<typeof soak>>>> = {};
   try {
     for (const kind of SERVERS) {
       const server =
@@ -259,7 +260,8 @@ async function main(): Promise<void> {
               },
             });
       try {
-        report(kind, await soak(server));
+        results[kind] = await soak(server);
+        report(kind, results[kind]!);
       } finally {
         await server.stop();
       }
@@ -267,6 +269,25 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+  if (results.appliance && results.pebble) compare(results.appliance, results.pebble);
+}
+
+/** Whole-run p50/p99 of the ACME operations both servers ran, and appliance / Pebble ratios. */
+function compare(a: Awaited<ReturnType<typeof soak>>, p: Awaited<ReturnType<typeof soak>>): void {
+  const all = (r: typeof a, op: Op) => r.minutes.flatMap((m) => m.lat[op]).sort((x, y) => x - y);
+  const count = (r: typeof a, op: Op) => r.minutes.reduce((n, m) => n + m.ok[op], 0);
+  console.log("\nwhole run, appliance vs pebble (same driver, same arrival rates):");
+  for (const op of p.ops) {
+    const la = all(a, op);
+    const lp = all(p, op);
+    console.log(
+      `${op}: appliance ${count(a, op)} ok, p50 ${fmt(percentile(la, 50), 0)} ms, p99 ${fmt(percentile(la, 99), 0)} ms; ` +
+        `pebble ${count(p, op)} ok, p50 ${fmt(percentile(lp, 50), 0)} ms, p99 ${fmt(percentile(lp, 99), 0)} ms; ` +
+        `ratio p50 ${fmt(percentile(la, 50) / percentile(lp, 50), 2)}, p99 ${fmt(percentile(la, 99) / percentile(lp, 99), 2)}`,
+    );
+  }
+  const peak = (r: typeof a) => r.peakRssMb;
+  console.log(`server peak RSS: appliance ${fmt(peak(a), 0)} MB, pebble ${fmt(peak(p), 0)} MB`);
 }
 
 await main();

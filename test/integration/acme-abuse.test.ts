@@ -3,12 +3,13 @@
 // oversized headers and bodies, a flood of orders from one account, and http-01 validation redirected
 // into networks plant IT did not allow. Each is refused with a problem document, bounded, and leaves
 // nothing behind. (Connection-level slow-loris: acme-connections.test.ts.)
-import { createHmac } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RATE_LIMITS } from "../../appliance/acme/rate-limits.js";
+import { buildCsr } from "../../appliance/csr-builder.js";
 import { demoValidationConfig } from "../../appliance/validation/index.js";
 import { type Harness, startHarness } from "../helpers/acme-harness.js";
 import { RawAccount, RawAcmeClient, type RawResponse } from "../helpers/acme-raw-client.js";
@@ -182,6 +183,67 @@ describe("order flood from one account", () => {
     expect(await count("acme_authorizations", `account_id = '${id}'`)).toBeLessThanOrEqual(ORDER_LIMIT * 20);
     // other accounts are not affected
     expect((await bob.post(c.dir.newOrder!, ORDER("bob-after-flood.localhost"))).status).toBe(201);
+  });
+});
+
+describe("pending work per account is bounded", () => {
+  it("a still-pending authorization is reused by the next order for the same identifier; unfinished orders are capped with rateLimited + Retry-After", async () => {
+    const PENDING_CAP = 5;
+    const h2 = await startHarness({ acme: { maxPendingOrdersPerAccount: PENDING_CAP } });
+    const c2 = await new RawAcmeClient(h2.directoryUrl, h2.rootPem).init();
+    c2.publish = h2.responder.publish;
+    try {
+      const a = await RawAccount.create(c2);
+      const aId = a.url.split("/").pop();
+      const n2 = async (where: string) =>
+        (await h2.db.get<{ n: number }>(`SELECT count(*) AS n FROM acme_authorizations WHERE ${where}`))!.n;
+      // the same identifier ordered twice while the first authorization is still pending: one authorization
+      const ids = [{ type: "dns", value: "reuse.localhost" }];
+      const o1 = await a.newOrder(ids);
+      const o2 = await a.newOrder(ids);
+      expect(o2.body.authorizations).toEqual(o1.body.authorizations);
+      expect(await n2(`account_id = '${aId}'`)).toBe(1);
+      // validating it (through the second order) readies both
+      await a.validate(o2);
+      expect((await a.post(o1.url, "")).json().status).toBe("ready");
+      expect((await a.post(o2.url, "")).json().status).toBe("ready");
+      const csr = await buildCsr(
+        ids as Array<{ type: "dns"; value: string }>,
+        generateKeyPairSync("ec", { namedCurve: "P-256" }),
+      );
+      expect((await a.finalize(o1, csr)).status).toBe(200);
+      expect((await a.settled(o1.url)).status).toBe("valid");
+
+      // the cap: o2 is still unfinished; 4 more fill the account's 5, the next is refused
+      const b = await RawAccount.create(c2);
+      const other = await b.newOrder([{ type: "dns", value: "other-account.localhost" }]);
+      const mine = [o2];
+      for (let i = 0; i < PENDING_CAP - 1; i++)
+        mine.push(await a.newOrder([{ type: "dns", value: `cap${i}.localhost` }]));
+      const refused = await a.post(c2.dir.newOrder!, ORDER("cap-over.localhost"));
+      expect(refused.status).toBe(429);
+      expect(refused.json().type).toBe("urn:ietf:params:acme:error:rateLimited");
+      expect(refused.json().detail).toMatch(/5 unfinished orders \(at most 5\)/);
+      const retryAfter = Number(refused.headers["retry-after"]);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(3600);
+      expect(await n2(`account_id = '${aId}' AND identifier_value = 'cap-over.localhost'`)).toBe(0);
+      // another account is not affected
+      expect((await b.post(c2.dir.newOrder!, ORDER("other-account-2.localhost"))).status).toBe(201);
+      // finalizing one of them frees a place
+      await a.validate(mine[1]!);
+      const csr1 = await buildCsr(
+        [{ type: "dns", value: "cap0.localhost" }],
+        generateKeyPairSync("ec", { namedCurve: "P-256" }),
+      );
+      expect((await a.finalize(mine[1]!, csr1)).status).toBe(200);
+      expect((await a.settled(mine[1]!.url)).status).toBe("valid");
+      expect((await a.post(c2.dir.newOrder!, ORDER("cap-over.localhost"))).status).toBe(201);
+      expect(other.body.status).toBe("pending");
+    } finally {
+      c2.close();
+      await h2.close();
+    }
   });
 });
 

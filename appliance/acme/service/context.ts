@@ -20,6 +20,8 @@ export interface AcmeConfig {
   pendingAuthorizationLifetimeSeconds: number;
   validAuthorizationLifetimeSeconds: number;
   maxIdentifiersPerOrder: number;
+  /** orders an account may have pending (not finalized, not expired) at once; newOrder is rateLimited beyond */
+  maxPendingOrdersPerAccount: number;
   /** validations running at once; the rest wait in the queue */
   validationConcurrency: number;
   /** how long a challenge POST waits for its queued validation before answering `processing` */
@@ -40,6 +42,7 @@ export const DEFAULT_ACME_CONFIG: AcmeConfig = {
   pendingAuthorizationLifetimeSeconds: 7 * 86400,
   validAuthorizationLifetimeSeconds: 30 * 86400,
   maxIdentifiersPerOrder: 100,
+  maxPendingOrdersPerAccount: 1000,
   validationConcurrency: 32,
   challengeWaitMs: 3000,
   finalizeWaitMs: 5000,

@@ -153,6 +153,23 @@ export class Finalizer {
     }
     const open = (o: Versioned<Order>) => o.status === "pending" || o.status === "ready" || o.status === "processing";
     try {
+      // a processing order (resumed after a restart, or retried) may already have its certificate: the
+      // CA recorded it but the order update was lost (kill, disk error). Deliver that one, never a second.
+      // (Not after this call's own replacement claim: nothing was issued for the order yet.)
+      if (first.status === "processing") {
+        const prior = await ctx.ca.certificateForOrder(order.id);
+        if (prior) {
+          ctx.cache.putIssued(prior.serial, prior.der);
+          const valid = await this.write(order, (o) =>
+            open(o) ? { next: completeFinalize(o, prior.serial) } : undefined,
+          );
+          ctx.log.info("order completed with the certificate already recorded for it", {
+            order: order.id,
+            serial: prior.serial,
+          });
+          return { order: valid };
+        }
+      }
       // the order becomes valid in the transaction that records the certificate (one commit, and
       // never a certificate recorded without its order saying so); if the order moved on meanwhile,
       // the compare-and-set misses and the usual re-read write below applies the change

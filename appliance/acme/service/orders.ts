@@ -98,6 +98,18 @@ export async function newOrder(
   const replaces = payload.replaces as string | undefined;
   if (replaces !== undefined) await checkReplaces(ctx, account, replaces, identifiers);
 
+  const pending = await ordersRepo.pendingOrders(ctx.db, account.id, now.getTime());
+  if (pending.count >= ctx.config.maxPendingOrdersPerAccount) {
+    const wait = Math.min(
+      3600,
+      Math.max(1, Math.ceil(((pending.firstExpires ?? now.getTime()) - now.getTime()) / 1000)),
+    );
+    throw problems.rateLimited(
+      `this account has ${pending.count} unfinished orders (at most ${ctx.config.maxPendingOrdersPerAccount}): ` +
+        `finalize them or let them expire; retry after ${wait} s`,
+      { retryAfter: wait },
+    );
+  }
   ctx.limits.take("newOrdersPerAccount", account.id, "new orders for this account");
   ctx.limits.take("newOrdersPerAddress", clientAddress, "new orders from this address");
   ctx.limits.check("failedValidationsPerAccount", account.id, "failed validations for this account");
@@ -145,12 +157,13 @@ export async function newOrder(
               status: "pending" as const,
             })),
       };
-      // a valid authorization of this account for the identifier is reused instead (same statement)
+      // a valid or still-pending authorization of this account for the identifier is reused instead
+      // (same statement)
       const stored = await authzRepo.insertAuthorizationUnlessReusable(tx, authz, now.getTime() + 60_000);
       if ("reuse" in stored) {
         const { reuse } = stored;
         authzIds.push(reuse.id);
-        statuses.push("valid");
+        statuses.push(reuse.status);
         if (reuse.expires.getTime() < expires.getTime()) expires = reuse.expires;
         continue;
       }

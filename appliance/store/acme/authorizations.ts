@@ -101,6 +101,27 @@ export async function findReusableAuthorization(
   return r && fromRow(r);
 }
 
+/**
+ * What a new order reuses for the identifier: the account's valid authorization (as above), else a
+ * still-pending one (Boulder's reuse; bounds pending work per account). Never proof of control: only
+ * findReusableAuthorization may authorise anything (revocation).
+ */
+async function findAuthorizationForNewOrder(
+  q: Queryable,
+  accountId: string,
+  identifier: { type: string; value: string },
+  wildcard: boolean,
+  until: number,
+): Promise<Versioned<Authorization> | undefined> {
+  const r = await q.get<Row>(
+    `SELECT * FROM acme_authorizations WHERE account_id = ? AND identifier_type = ? AND identifier_value = ?
+       AND wildcard = ? AND status IN ('valid', 'pending') AND expires >= ?
+     ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`,
+    [accountId, identifier.type, identifier.value, wildcard ? 1 : 0, until],
+  );
+  return r && fromRow(r);
+}
+
 export async function insertAuthorization(tx: Queryable, a: Authorization): Promise<Versioned<Authorization>> {
   await tx.run(
     `INSERT INTO acme_authorizations (id, account_id, order_id, identifier_type, identifier_value, wildcard, status,
@@ -122,7 +143,7 @@ export async function insertAuthorization(tx: Queryable, a: Authorization): Prom
 }
 
 /**
- * insertAuthorization unless the account already holds an authorization findReusableAuthorization
+ * insertAuthorization unless the account already holds an authorization findAuthorizationForNewOrder
  * would return (checked in the same statement): one SQLite call in the common case. Returns the new
  * authorization, or the reusable one (then nothing was inserted).
  */
@@ -137,7 +158,7 @@ export async function insertAuthorizationUnlessReusable(
        expires, pre_authorized, challenges, processing, version)
      SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1
      WHERE NOT EXISTS (SELECT 1 FROM acme_authorizations WHERE account_id = ? AND identifier_type = ?
-       AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires >= ?)`,
+       AND identifier_value = ? AND wildcard = ? AND status IN ('valid', 'pending') AND expires >= ?)`,
     [
       a.id,
       a.accountId,
@@ -157,7 +178,7 @@ export async function insertAuthorizationUnlessReusable(
     ],
   );
   if (r.changes === 1) return { created: { ...a, version: 1 } };
-  const reuse = await findReusableAuthorization(tx, a.accountId, a.identifier, a.wildcard, until);
+  const reuse = await findAuthorizationForNewOrder(tx, a.accountId, a.identifier, a.wildcard, until);
   if (!reuse) throw new Error(`authorization ${a.id} was neither inserted nor reusable`);
   return { reuse };
 }

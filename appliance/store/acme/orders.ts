@@ -179,6 +179,19 @@ export async function findReplacingOrder(
   return r?.id;
 }
 
+/** How many orders of the account are stored pending and unexpired at `now`, and when the first expires. */
+export async function pendingOrders(
+  q: Queryable,
+  accountId: string,
+  now: number,
+): Promise<{ count: number; firstExpires: number | null }> {
+  const r = await q.get<{ n: number; first: number | null }>(
+    "SELECT count(*) AS n, min(expires) AS first FROM acme_orders WHERE account_id = ? AND status = 'pending' AND expires > ?",
+    [accountId, now],
+  );
+  return { count: r?.n ?? 0, firstExpires: r?.first ?? null };
+}
+
 export async function processingOrderIds(q: Queryable): Promise<string[]> {
   return (await q.all<{ id: string }>("SELECT id FROM acme_orders WHERE status = 'processing'")).map((r) => r.id);
 }

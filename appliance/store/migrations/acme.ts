@@ -75,4 +75,9 @@ CREATE INDEX acme_authz_reuse ON acme_authorizations(account_id, identifier_type
 CREATE INDEX acme_authz_processing ON acme_authorizations(processing) WHERE processing = 1;
 `,
   },
+  {
+    // newOrder counts an account's unfinished orders (maxPendingOrdersPerAccount)
+    id: "acme-0002-pending-orders-index",
+    sql: "CREATE INDEX acme_orders_pending ON acme_orders(account_id, expires) WHERE status = 'pending';",
+  },
 ];

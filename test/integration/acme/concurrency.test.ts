@@ -148,4 +148,46 @@ describe("restart", () => {
       await h2.close();
     }
   });
+
+  it("an order left processing whose certificate the CA already recorded (kill before the order update) is completed with that certificate, not issued again", async () => {
+    const h1 = await startHarness();
+    const c1 = await new RawAcmeClient(h1.directoryUrl, h1.rootPem).init();
+    c1.publish = h1.responder.publish;
+    const a = await RawAccount.create(c1);
+    const ids = [{ type: "dns" as const, value: "resume3.localhost" }];
+    const o = await a.newOrder(ids);
+    await a.validate(o);
+    const id = o.url.split("/").pop()!;
+    const csr = await buildCsr(ids, keys());
+    const order = (await ordersRepo.getOrder(h1.db, id))!;
+    await h1.db.write((tx) => ordersRepo.updateOrder(tx, { ...order, status: "processing" }, csr));
+    // the CA records the certificate for the order; the process dies before the order says valid
+    const first = await h1.ca.issue({ csr, identifiers: ids, requester: { accountId: order.accountId, orderId: id } });
+    expect((await ordersRepo.getOrder(h1.db, id))!.status).toBe("processing");
+    c1.close();
+    await h1.close({ keep: true });
+
+    const h2 = await startHarness({ reuse: { dir: h1.dir, tokenLabel: h1.tokenLabel } });
+    try {
+      const c2 = await new RawAcmeClient(h2.directoryUrl, h2.rootPem).init();
+      const port = new URL(h2.directoryUrl).port;
+      const a2 = new RawAccount(c2, a.key, onPort(a.url, port));
+      const done = await a2.settled(onPort(o.url, port));
+      expect(done.status).toBe("valid");
+      const pem = (await a2.post(onPort(String(done.certificate), port), "")).body;
+      const leaf = Buffer.from(
+        pem.split("-----END CERTIFICATE-----")[0]!.split("-----BEGIN CERTIFICATE-----")[1]!,
+        "base64",
+      );
+      expect(leaf.equals(first.der)).toBe(true);
+      const issued = await h2.db.all<{ serial: string }>(
+        "SELECT serial FROM ca_certificates WHERE order_id = ? AND status IN ('issued', 'signing')",
+        [id],
+      );
+      expect(issued.map((r) => r.serial)).toEqual([first.serial]);
+      c2.close();
+    } finally {
+      await h2.close();
+    }
+  });
 });
