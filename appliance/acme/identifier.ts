@@ -1,6 +1,7 @@
 // ACME identifiers: parsing and canonicalisation of `dns` (A-labels, lower case, no trailing dot,
 // label rules, leftmost wildcard) and `ip` (RFC 8738; canonical IPv4 and RFC 5952 IPv6 text).
 import { quoted } from "../clip.js";
+import { formatIpBytes, parseIpBytes } from "../ip.js";
 import { domainToASCII, domainToUnicode } from "node:url";
 import type { Identifier } from "../ca/api.js";
 
@@ -48,82 +49,12 @@ export function parseDnsName(
 
 /** Parses an IPv4 or IPv6 literal to its 4 or 16 bytes; undefined when it is not one. */
 export function parseIpAddress(s: string): Uint8Array | undefined {
-  if (s.includes(":")) return parseIpv6(s);
-  return parseIpv4(s);
-}
-
-function parseIpv4(s: string): Uint8Array | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    // no leading zeros: "010" is octal to some parsers and decimal to others
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    out[i] = v;
-  }
-  return out;
-}
-
-function parseIpv6(s: string): Uint8Array | undefined {
-  if (s.includes("%")) return undefined; // zone ids are not identifiers
-  let tail: Uint8Array | undefined;
-  let text = s.toLowerCase();
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    tail = parseIpv4(text.slice(lastColon + 1));
-    if (!tail) return undefined;
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === "" ? [] : h.split(":"));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const all = [...head, ...Array<string>(8 - total).fill("0"), ...rest];
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    const g = all[i]!;
-    if (!/^[0-9a-f]{1,4}$/.test(g)) return undefined;
-    const v = Number.parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 0xff;
-  }
-  if (tail) out.set(tail, 12);
-  return out;
+  return parseIpBytes(s);
 }
 
 /** Canonical text of a 4- or 16-byte address: dotted quad, or RFC 5952 §4 for IPv6. */
 export function formatIpAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join(".");
-  if (bytes.length !== 16) throw new RangeError("an IP address has 4 or 16 bytes");
-  const isMapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (isMapped) return `::ffff:${Array.from(bytes.slice(12)).join(".")}`;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
-  // longest run of two or more zero groups, the first one on a tie (RFC 5952 §4.2)
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = g.map((v) => v.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+  return formatIpBytes(bytes);
 }
 
 /** Canonical ip identifier value, or undefined when `raw` is not an IP literal. */

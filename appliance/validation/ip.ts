@@ -1,5 +1,6 @@
 // Strict IP address and CIDR parsing and formatting for the validation authority (pure, no I/O).
-// Owns the byte form the network guard compares, RFC 5952 text, and RFC 8738 reverse names.
+// Owns the byte form the network guard compares and RFC 8738 reverse names; text <-> bytes is ../ip.ts.
+import { formatIpv4Bytes, formatIpv6Bytes, isV4MappedBytes, parseIpv4Bytes, parseIpv6Bytes } from "../ip.js";
 
 export interface IpAddress {
   family: 4 | 6;
@@ -16,62 +17,14 @@ export interface Cidr {
 
 /** Dotted-quad decimal, exactly four parts, no leading zeros, no octal/hex forms. */
 export function parseIpv4(text: string): IpAddress | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    bytes[i] = n;
-  }
-  return { family: 4, bytes };
+  const bytes = parseIpv4Bytes(text);
+  return bytes && { family: 4, bytes };
 }
 
 /** RFC 4291 text forms (with optional embedded IPv4 tail); no zone identifiers, no brackets. */
 export function parseIpv6(text: string): IpAddress | undefined {
-  if (text.length === 0 || text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const parseGroups = (s: string): number[] | undefined => {
-    if (s === "") return [];
-    const groups = s.split(":");
-    const out: number[] = [];
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i]!;
-      if (i === groups.length - 1 && g.includes(".")) {
-        const v4 = parseIpv4(g);
-        if (!v4) return undefined;
-        out.push((v4.bytes[0]! << 8) | v4.bytes[1]!, (v4.bytes[2]! << 8) | v4.bytes[3]!);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(Number.parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = parseGroups(halves[0]!);
-  if (!head) return undefined;
-  let groups: number[];
-  if (halves.length === 2) {
-    const tail = parseGroups(halves[1]!);
-    if (!tail) return undefined;
-    // an embedded IPv4 tail is only allowed at the very end
-    if (halves[0]!.includes(".")) return undefined;
-    const missing = 8 - head.length - tail.length;
-    if (missing < 1) return undefined;
-    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  } else {
-    groups = head;
-  }
-  if (groups.length !== 8) return undefined;
-  const bytes = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return { family: 6, bytes };
+  const bytes = parseIpv6Bytes(text);
+  return bytes && { family: 6, bytes };
 }
 
 /** Parses an IPv4 or IPv6 address in text form; undefined when it is not exactly one. */
@@ -81,48 +34,12 @@ export function parseIp(text: string): IpAddress | undefined {
 
 /** Canonical text: dotted quad, or RFC 5952 for IPv6 (IPv4-mapped shown as ::ffff:a.b.c.d). */
 export function formatIp(ip: IpAddress): string {
-  const b = ip.bytes;
-  if (ip.family === 4) return Array.from(b).join(".");
-  const mapped = isV4Mapped(ip);
-  const groups: number[] = [];
-  for (let i = 0; i < (mapped ? 12 : 16); i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  // longest run of two or more zero groups, first one on ties (RFC 5952 §4.2)
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < groups.length; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < groups.length && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  let text: string;
-  if (bestStart >= 0) {
-    const left = hex.slice(0, bestStart).join(":");
-    const right = hex.slice(bestStart + bestLen).join(":");
-    text = `${left}::${right}`;
-  } else {
-    text = hex.join(":");
-  }
-  if (mapped) {
-    const tail = `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-    text = text.endsWith(":") ? text + tail : `${text}:${tail}`;
-  }
-  return text;
+  return ip.family === 4 ? formatIpv4Bytes(ip.bytes) : formatIpv6Bytes(ip.bytes);
 }
 
 /** ::ffff:0:0/96 */
 export function isV4Mapped(ip: IpAddress): boolean {
-  if (ip.family !== 6) return false;
-  for (let i = 0; i < 10; i++) if (ip.bytes[i] !== 0) return false;
-  return ip.bytes[10] === 0xff && ip.bytes[11] === 0xff;
+  return ip.family === 6 && isV4MappedBytes(ip.bytes);
 }
 
 /** The IPv4 address inside an IPv4-mapped IPv6 address, else the address itself. */

@@ -16,7 +16,7 @@ import { buildCsr } from "../helpers/csr.js";
 import { certId as ocspCertId, ocspCertStatus, ocspRequest, ocspResponseStatus } from "../helpers/ocsp-request.js";
 import { AcmeDriver, type DriverAccount, newDriverAccount } from "./acme-driver.js";
 import { Flows, type Issued, request } from "./acme-flows.js";
-import { type BenchServer, http01Responder, startApplianceServe, startPebble } from "./bench-servers.js";
+import { type BenchServer, http01Responder, startApplianceServe, startPebble } from "./servers.js";
 import { cpuMs, fmt, memMb, percentile } from "./measure.js";
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { buildCsr } from "../helpers/csr.js";
 import { AcmeDriver, type DriverAccount, newDriverAccount } from "./acme-driver.js";
 import { Flows, type Issued } from "./acme-flows.js";
-import { type BenchServer, http01Responder, startApplianceServe, startPebble } from "./bench-servers.js";
+import { type BenchServer, http01Responder, startApplianceServe, startPebble } from "./servers.js";
 import { cpuMs, fmt, memMb, percentile } from "./measure.js";
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);

@@ -1,10 +1,13 @@
-// Servers the ACME benches drive: Pebble (fresh per run, validation off) and the appliance
-// (`plantroot demo` from a given source tree), with /proc CPU and RSS readings and an http-01 responder.
+// Servers the ACME benches drive, each in its own process so its CPU and memory can be read from /proc:
+// a fresh Pebble (validation off), the appliance as `plantroot demo` of a given source tree (bench-acme,
+// bench-acme-ab) or under `plantroot serve --config` on a demo-made PKI (bench-storm, bench-soak), plus
+// the device side of http-01 and the measured order runs of bench-acme.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import {
   cpSync,
   createWriteStream,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -19,8 +22,8 @@ import { createInterface } from "node:readline";
 import { buildCsr } from "../../appliance/csr-builder.js";
 import { freePort } from "../helpers/ports.js";
 import { AcmeDriver, type DriverAccount, newDriverAccount, percentile, type RunResult } from "./acme-driver.js";
+import { CLK_TCK, cpuMs, memMb, waitForLine } from "./measure.js";
 
-export const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 /** this checkout */
 export const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -50,22 +53,18 @@ export function builtTree(root = ROOT): string {
   return dir;
 }
 
-export interface Server {
-  name: string;
+export interface BenchServer {
+  name: "appliance" | "pebble";
   pid: number;
   directoryUrl: string;
   caPem: string;
-  /** http-01 responder this server validates against (appliance only) */
+  /** the port the server's validator connects to for http-01 (appliance; Pebble validates nothing) */
   http01Port?: number;
-  /** Prometheus endpoint (appliance only) */
+  /** plain-HTTP base of CRL/OCSP (appliance under `serve` only) */
+  pkiBase?: string;
+  /** Prometheus endpoint (appliance under `demo` only) */
   metricsUrl?: string;
   stop(): Promise<void>;
-}
-
-export function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
 }
 
 /** CPU ticks per thread name (main thread vs libuv pool, V8 helpers, SoftHSM…) */
@@ -86,97 +85,161 @@ export function threadTicks(pid: number): Map<string, number> {
   return out;
 }
 
-export function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-export function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promise<RegExpExecArray> {
-  return new Promise((resolvePromise, reject) => {
-    const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms`)), ms);
-    const onExit = (code: number | null) => reject(new Error(`server exited (${code}) before ${re}`));
-    child.once("exit", onExit);
-    const scan = (stream: NodeJS.ReadableStream) =>
-      createInterface({ input: stream }).on("line", (line) => {
-        const m = re.exec(line);
-        if (m) {
-          clearTimeout(t);
-          child.off("exit", onExit);
-          resolvePromise(m);
-        }
-      });
-    if (child.stdout) scan(child.stdout);
-    if (child.stderr) scan(child.stderr);
-  });
-}
-
-export function stopper(child: ChildProcess): () => Promise<void> {
+function stopper(child: ChildProcess): () => Promise<void> {
   return () =>
     new Promise((r) => {
-      if (child.exitCode !== null) return r();
+      if (child.exitCode !== null || child.signalCode !== null) return r();
       child.once("exit", () => r());
       child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+      setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
     });
+}
+
+/** Reads and discards a child's output (a full pipe would stall it) after the ready line was seen. */
+function drain(child: ChildProcess): void {
+  for (const s of [child.stdout, child.stderr]) if (s) createInterface({ input: s }).on("line", () => undefined);
+}
+
+export interface ApplianceBenchOptions {
+  /** data directory (created by a first `plantroot demo` run when empty) */
+  dataDir: string;
+  /** acme section overrides (rate limits for a fleet behind one address, …) */
+  acme?: Record<string, unknown>;
+}
+
+/**
+ * The appliance under `plantroot serve --config`: the first call runs `plantroot demo` once on the data
+ * dir (demo ceremony: tokens, PIN files, root and SubCA), then serves with a production configuration
+ * pointing at the appliance token and the PKI the ceremony made.
+ */
+export async function startApplianceServe(o: ApplianceBenchOptions): Promise<BenchServer> {
+  const dataDir = resolve(o.dataDir);
+  const [port, httpPort, metricsPort, v80, v443] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  if (!readdirSafe(dataDir).includes("demo-state.json")) {
+    const demo = spawn(
+      process.execPath,
+      [
+        join(ROOT, "bin/plantroot.mjs"),
+        "demo",
+        "--data-dir",
+        dataDir,
+        "--port",
+        String(await freePort()),
+        "--http-port",
+        String(await freePort()),
+        "--validation-http-port",
+        String(v80),
+        "--validation-tls-port",
+        String(v443),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT },
+    );
+    await waitForLine(demo, /^ACME directory: /, 180_000);
+    await stopper(demo)();
+  }
+  const pki = join(dataDir, "pki");
+  const state = JSON.parse(readFileSync(join(dataDir, "demo-state.json"), "utf8")) as {
+    applianceToken: string;
+    issuingKeyLabel: string;
+    auditKeyLabel: string;
+  };
+  const config = {
+    dataDir,
+    listen: { host: "127.0.0.1", port, httpPort, metrics: { host: "127.0.0.1", port: metricsPort } },
+    tlsNames: ["127.0.0.1", "localhost"],
+    hsm: {
+      token: state.applianceToken,
+      pin: { file: join(dataDir, "softhsm", "INSECURE-DEMO-PINS", `${state.applianceToken}.pin`) },
+    },
+    ca: {
+      pkiBaseUrl: `http://127.0.0.1:${httpPort}`,
+      hsm: { issuingKeyLabel: state.issuingKeyLabel, auditKeyLabel: state.auditKeyLabel },
+      certificates: {
+        issuing: join(pki, "issuing.pem"),
+        root: join(pki, "root.pem"),
+        rootCrl: join(pki, "root.crl"),
+      },
+      policy: { permittedDns: ["localhost"], excludedDns: [], permittedIp: ["127.0.0.0/8", "::1/128"], excludedIp: [] },
+    },
+    validation: {
+      allowedNetworks: ["127.0.0.0/8", "::1/128"],
+      ownListeners: [
+        { address: "127.0.0.1", port },
+        { address: "127.0.0.1", port: httpPort },
+      ],
+      ports: { http01: v80, tlsAlpn01: v443 },
+      resolver: { hosts: { localhost: ["127.0.0.1"], "*.localhost": ["127.0.0.1"] } },
+    },
+    acme: { eabRequired: false, ...o.acme },
+  };
+  const configPath = join(dataDir, "bench-serve.json");
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROFILE] : []),
+      join(ROOT, "bin/plantroot.mjs"),
+      "serve",
+      "--config",
+      configPath,
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      cwd: ROOT,
+      env: { ...process.env, SOFTHSM2_CONF: join(dataDir, "softhsm", "softhsm2.conf") },
+    },
+  );
+  const m = await waitForLine(child, /"msg":"serving".*"directory":"([^"]+)"/, 120_000);
+  drain(child);
+  return {
+    name: "appliance",
+    pid: child.pid!,
+    directoryUrl: m[1]!,
+    caPem: readFileSync(join(pki, "root.pem"), "utf8"),
+    http01Port: v80,
+    pkiBase: `http://127.0.0.1:${httpPort}`,
+    stop: stopper(child),
+  };
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** Pebble's listener needs a certificate: a throw-away CA and server certificate from openssl. */
 function pebbleTls(dir: string): { ca: string; cert: string; key: string } {
   const p = (n: string) => join(dir, n);
   const o = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  o([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    p("ca.key"),
-    "-out",
-    p("ca.pem"),
-    "-days",
-    "2",
-    "-subj",
-    "/CN=bench pebble CA",
-  ]);
-  o([
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    p("key.pem"),
-    "-out",
-    p("csr.pem"),
-    "-subj",
-    "/CN=localhost",
-  ]);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  o(["req", "-x509", ...ec, "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2", "-subj", "/CN=bench pebble CA"]);
+  o(["req", ...ec, "-keyout", p("key.pem"), "-out", p("csr.pem"), "-subj", "/CN=localhost"]);
   writeFileSync(p("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  o([
-    "x509",
-    "-req",
-    "-in",
-    p("csr.pem"),
-    "-CA",
-    p("ca.pem"),
-    "-CAkey",
-    p("ca.key"),
-    "-CAcreateserial",
-    "-out",
-    p("cert.pem"),
-    "-days",
-    "2",
-    "-extfile",
-    p("ext.cnf"),
-  ]);
+  o(
+    ["x509", "-req", "-in", p("csr.pem"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial"].concat([
+      "-out",
+      p("cert.pem"),
+      "-days",
+      "2",
+      "-extfile",
+      p("ext.cnf"),
+    ]),
+  );
   return { ca: p("ca.pem"), cert: p("cert.pem"), key: p("key.pem") };
 }
 
-export async function startPebble(work: string): Promise<Server> {
+/** A fresh Pebble (validation off, no sleeps, no random badNonce), as research/pebble-baseline.md says. */
+export async function startPebble(work: string): Promise<BenchServer> {
+  mkdirSync(work, { recursive: true });
   const dir = mkdtempSync(join(work, "pebble-"));
   const t = pebbleTls(dir);
   const port = await freePort();
@@ -198,6 +261,7 @@ export async function startPebble(work: string): Promise<Server> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   await waitForLine(child, /ACME directory available/, 20_000);
+  drain(child);
   return {
     name: "pebble",
     pid: child.pid!,
@@ -212,7 +276,7 @@ export async function startPebble(work: string): Promise<Server> {
  * node flags (e.g. --cpu-prof). BENCH_PROFILE=DIR adds a V8 CPU profile of the run into DIR;
  * BENCH_NODE_ARGS adds node flags (space-separated).
  */
-export async function startAppliance(dataDir: string, root = ROOT, nodeArgs: string[] = []): Promise<Server> {
+export async function startAppliance(dataDir: string, root = ROOT, nodeArgs: string[] = []): Promise<BenchServer> {
   const [port, httpPort, v80, v443] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
@@ -256,7 +320,8 @@ export async function startAppliance(dataDir: string, root = ROOT, nodeArgs: str
 }
 
 /** The device side of http-01: serves the key authorizations the driver publishes. */
-export function http01Responder(port: number, tokens: Map<string, string>): Promise<http.Server> {
+export function http01Responder(port: number): Promise<{ publish(t: string, ka: string): void; close(): void }> {
+  const tokens = new Map<string, string>();
   const s = http.createServer((req, res) => {
     const token = req.url?.startsWith("/.well-known/acme-challenge/") ? req.url.slice(28) : "";
     const ka = tokens.get(token);
@@ -264,7 +329,17 @@ export function http01Responder(port: number, tokens: Map<string, string>): Prom
     else res.writeHead(404).end();
   });
   s.keepAliveTimeout = 30_000;
-  return new Promise((r) => s.listen(port, "127.0.0.1", () => r(s)));
+  return new Promise((r) =>
+    s.listen(port, "127.0.0.1", () =>
+      r({
+        publish: (t, ka) => tokens.set(t, ka),
+        close: () => {
+          s.close();
+          s.closeAllConnections();
+        },
+      }),
+    ),
+  );
 }
 
 /** The appliance's store counters (plantroot_db_*_total), or undefined when it does not export them. */
@@ -346,9 +421,8 @@ export interface MeasureOptions {
  * One measured run against a started server: registers the accounts, runs the warm-up orders, then
  * the timed ones, reading the server's CPU ticks from /proc around the timed phase only.
  */
-export async function measureRun(server: Server, o: MeasureOptions): Promise<Row> {
-  const tokens = new Map<string, string>();
-  const responder = server.http01Port ? await http01Responder(server.http01Port, tokens) : undefined;
+export async function measureRun(server: BenchServer, o: MeasureOptions): Promise<Row> {
+  const responder = server.http01Port ? await http01Responder(server.http01Port) : undefined;
   const driver = new AcmeDriver(server.directoryUrl, server.caPem, o.concurrency + 4);
   try {
     await driver.init();
@@ -359,7 +433,7 @@ export async function measureRun(server: Server, o: MeasureOptions): Promise<Row
       concurrency: o.concurrency,
       identifier: (i: number) => ({ type: "dns" as const, value: o.orders[offset + i]!.n }),
       csr: (i: number) => o.orders[offset + i]!.csr,
-      publish: (t: string, ka: string) => tokens.set(t, ka),
+      publish: (t: string, ka: string) => responder?.publish(t, ka),
       stallMs: o.stallMs,
       pollMs: o.pollMs,
     });
@@ -375,7 +449,7 @@ export async function measureRun(server: Server, o: MeasureOptions): Promise<Row
         p50: Number.NaN,
         p99: Number.NaN,
         cpuMsPerCert: Number.NaN,
-        peakRssMb: peakRssMb(server.pid),
+        peakRssMb: memMb(server.pid).peak,
         driverCpuMsPerCert: Number.NaN,
       };
     }
@@ -387,11 +461,11 @@ export async function measureRun(server: Server, o: MeasureOptions): Promise<Row
         stdio: "inherit",
       });
     const db0 = await dbCounters(server.metricsUrl);
-    const cpu0 = cpuTicks(server.pid);
+    const cpu0 = cpuMs(server.pid);
     const threads0 = o.threads ? threadTicks(server.pid) : undefined;
     const drv0 = process.cpuUsage();
     const result = await driver.run(accounts, opts(o.warmup, o.timed));
-    const cpu1 = cpuTicks(server.pid);
+    const cpu1 = cpuMs(server.pid);
     const db1 = db0 && (await dbCounters(server.metricsUrl));
     if (threads0) {
       const t1 = threadTicks(server.pid);
@@ -411,8 +485,8 @@ export async function measureRun(server: Server, o: MeasureOptions): Promise<Row
       certsPerSec: result.completed / (result.wallMs / 1000),
       p50: percentile(result.latencies, 50),
       p99: percentile(result.latencies, 99),
-      cpuMsPerCert: ((cpu1 - cpu0) * 1000) / CLK_TCK / certs,
-      peakRssMb: peakRssMb(server.pid),
+      cpuMsPerCert: (cpu1 - cpu0) / certs,
+      peakRssMb: memMb(server.pid).peak,
       driverCpuMsPerCert: (drv.user + drv.system) / 1000 / certs,
       ...(db0 && db1
         ? {
