@@ -119,6 +119,23 @@ function openPerson(library: string, id: string, label: string, pin: PinSource):
   return OfficerToken.open(id, HsmToken.open({ library, label, pin }));
 }
 
+/** Opens the participant's token from run-command words ID TOKEN PIN, runs `fn`, and closes the token. */
+async function withPerson<T>(
+  need: (v: string | undefined, what: string) => string,
+  library: string,
+  id: string | undefined,
+  label: string | undefined,
+  pin: string | undefined,
+  fn: (who: OfficerToken) => Promise<T> | T,
+): Promise<T> {
+  const who = openPerson(library, need(id, "ID"), need(label, "TOKEN"), parsePinSource(need(pin, "PIN")));
+  try {
+    return await fn(who);
+  } finally {
+    who.token.close();
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -476,22 +493,14 @@ async function runCeremony(
           break;
         case "approve": {
           const [id, r, label, pin] = a;
-          const who = openPerson(
-            participantLibrary,
-            need(id, "ID"),
-            need(label, "TOKEN"),
-            parsePinSource(need(pin, "PIN")),
-          );
-          try {
+          await withPerson(need, participantLibrary, id, label, pin, async (who) => {
             const step = current().id;
             const res = session.submitApproval(
               step,
               await who.approve(session.approvalRequest(step), role(need(r, "ROLE")), session.now()),
             );
             console.log(res.accepted ? `  accepted: ${id} as ${r}` : `  REFUSED: ${res.reason} — ${res.detail}`);
-          } finally {
-            who.token.close();
-          }
+          });
           break;
         }
         case "submit": {
@@ -501,20 +510,12 @@ async function runCeremony(
         }
         case "share": {
           const [id, label, pin] = a;
-          const who = openPerson(
-            participantLibrary,
-            need(id, "ID"),
-            need(label, "TOKEN"),
-            parsePinSource(need(pin, "PIN")),
-          );
-          try {
+          await withPerson(need, participantLibrary, id, label, pin, async (who) => {
             const v = session.contributeShare(current().id, who.person, who.ecdh);
             console.log(
               `  ${id} opened a share (${v.prepared?.shares?.contributed.length} of ${v.prepared?.shares?.threshold})`,
             );
-          } finally {
-            who.token.close();
-          }
+          });
           break;
         }
         case "input": {
@@ -528,21 +529,13 @@ async function runCeremony(
           break;
         case "attend": {
           const [id, r, label, pin] = a;
-          const who = openPerson(
-            participantLibrary,
-            need(id, "ID"),
-            need(label, "TOKEN"),
-            parsePinSource(need(pin, "PIN")),
-          );
-          try {
+          await withPerson(need, participantLibrary, id, label, pin, async (who) => {
             const asRole = role(need(r, "ROLE"));
             const statement = session.attendanceStatement(who.person, asRole);
             const signature = (await who.sign(canonicalBytes(statement))).toString("base64");
             const rec = session.recordAttendance(who.person, asRole, { statement, signature });
             console.log(`  ${id} is present as ${r}: attendance signed (transcript entry ${rec.seq})`);
-          } finally {
-            who.token.close();
-          }
+          });
           break;
         }
         case "exception": {
@@ -552,19 +545,11 @@ async function runCeremony(
           if (!note) throw new CliError("exception needs a NOTE: what happened and what was decided");
           const failure = lastFailure(session, step);
           if (!failure) throw new CliError(`step ${step} has not failed or been refused`);
-          const who = openPerson(
-            participantLibrary,
-            need(id, "ID"),
-            need(label, "TOKEN"),
-            parsePinSource(need(pin, "PIN")),
-          );
-          try {
+          await withPerson(need, participantLibrary, id, label, pin, async (who) => {
             const statement = exceptionStatement(session, step, failure, note, who.person, session.now());
             const signature = (await who.sign(canonicalBytes(statement))).toString("base64");
             printStep(session.recordException(step, who.person, "witness", statement, signature));
-          } finally {
-            who.token.close();
-          }
+          });
           break;
         }
         case "finish": {
@@ -576,13 +561,7 @@ async function runCeremony(
         }
         case "cosign": {
           const [id, r, label, pin] = a;
-          const who = openPerson(
-            participantLibrary,
-            need(id, "ID"),
-            need(label, "TOKEN"),
-            parsePinSource(need(pin, "PIN")),
-          );
-          try {
+          await withPerson(need, participantLibrary, id, label, pin, async (who) => {
             const body = await session.finish();
             session.addCosignature(
               who.person,
@@ -590,9 +569,7 @@ async function runCeremony(
               (await who.sign(checkpointBytes(body))).toString("base64"),
             );
             console.log(`  ${id} cosigned as ${r}`);
-          } finally {
-            who.token.close();
-          }
+          });
           break;
         }
         case "seal": {
