@@ -1,13 +1,11 @@
 // Test helper: `plantroot demo` and other `plantroot` commands as separate processes, the way a person
 // at a terminal runs them (the demo prints its directory line on stdout when ready, progress on stderr).
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
+import { plantroot as runCli } from "./plantroot-cli.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
-const run = promisify(execFile);
 
 export interface DemoProcess {
   /** the first stdout line (the ACME directory line) */
@@ -68,27 +66,7 @@ export function spawnDemo(dataDir: string, ports: number[]): ChildProcess {
  * Runs `plantroot ARGS` to completion: exit code and stdout + stderr. `fd3` is opened read-only and
  * handed to the command as file descriptor 3 (as `3<FILE` in a shell).
  */
-export function plantroot(args: string[], opts: { fd3?: string } = {}): Promise<{ code: number; out: string }> {
-  if (opts.fd3 !== undefined) {
-    const fd = openSync(opts.fd3, "r");
-    return new Promise<{ code: number; out: string }>((resolveRun, reject) => {
-      const p = spawn(process.execPath, [join(ROOT, "bin/plantroot.mjs"), ...args], {
-        cwd: ROOT,
-        stdio: ["ignore", "pipe", "pipe", fd],
-      });
-      let out = "";
-      p.stdout?.on("data", (d) => {
-        out += d;
-      });
-      p.stderr?.on("data", (d) => {
-        out += d;
-      });
-      p.on("error", reject);
-      p.on("exit", (code) => resolveRun({ code: code ?? -1, out }));
-    }).finally(() => closeSync(fd));
-  }
-  return run(process.execPath, [join(ROOT, "bin/plantroot.mjs"), ...args], { cwd: ROOT }).then(
-    (r) => ({ code: 0, out: r.stdout + r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
-  );
+export async function plantroot(args: string[], opts: { fd3?: string } = {}): Promise<{ code: number; out: string }> {
+  const r = await runCli(args, {}, opts);
+  return { code: r.code ?? -1, out: r.stdout + r.stderr };
 }
