@@ -55,29 +55,34 @@ async function crlText(e: InteropEnv): Promise<string> {
   return execFileSync("openssl", ["crl", "-inform", "DER", "-noout", "-text"], { input: der }).toString();
 }
 
+/**
+ * lego `run` then `renew` with http-01 for `domain`: both certificates carry exactly `san` and verify
+ * with openssl, the renewal has a new serial. Returns both.
+ */
+async function runAndRenewHttp01(
+  path: string,
+  domain: string,
+  san: string,
+): Promise<{ first: { leaf: string; chain: string }; second: { leaf: string; chain: string } }> {
+  const http01 = ["--http", "--http.port", `127.0.0.1:${env.http01}`];
+  const r = await lego(env, path, ["--domains", domain, ...http01, "run"]);
+  expect(r.code, r.out).toBe(0);
+  const first = issued(path, domain);
+  expect(sansOf(first.leaf)).toBe(san);
+  expect(opensslVerify(env, first.leaf, first.chain)).toMatch(/OK$/);
+  const renew = await lego(env, path, ["--domains", domain, ...http01, "renew", "--days", "9999", "--no-random-sleep"]);
+  expect(renew.code, renew.out).toBe(0);
+  const second = issued(path, domain);
+  expect(serialOf(second.leaf)).not.toBe(serialOf(first.leaf));
+  expect(sansOf(second.leaf)).toBe(san);
+  expect(opensslVerify(env, second.leaf, second.chain)).toMatch(/OK$/);
+  return { first, second };
+}
+
 describe("lego", () => {
   it("http-01 for a .localhost name without EAB; renew; revoke shows in the CRL at once", async () => {
     const path = join(env.work, "lego-a");
-    const http01 = ["--http", "--http.port", `127.0.0.1:${env.http01}`];
-    const r = await lego(env, path, ["--domains", "lego-a.localhost", ...http01, "run"]);
-    expect(r.code, r.out).toBe(0);
-    const first = issued(path, "lego-a.localhost");
-    expect(sansOf(first.leaf)).toBe("DNS:lego-a.localhost");
-    expect(opensslVerify(env, first.leaf, first.chain)).toMatch(/OK$/);
-
-    const renew = await lego(env, path, [
-      "--domains",
-      "lego-a.localhost",
-      ...http01,
-      "renew",
-      "--days",
-      "9999",
-      "--no-random-sleep",
-    ]);
-    expect(renew.code, renew.out).toBe(0);
-    const second = issued(path, "lego-a.localhost");
-    expect(serialOf(second.leaf)).not.toBe(serialOf(first.leaf));
-    expect(opensslVerify(env, second.leaf, second.chain)).toMatch(/OK$/);
+    const { second } = await runAndRenewHttp01(path, "lego-a.localhost", "DNS:lego-a.localhost");
 
     const rev = await lego(env, path, ["--domains", "lego-a.localhost", "revoke", "--reason", "4"]);
     expect(rev.code, rev.out).toBe(0);
@@ -135,27 +140,7 @@ describe("lego", () => {
   // The README's command: `lego --domains 127.0.0.1 --http` (lego builds the CSR itself; this lego
   // sends the IP as a dns identifier and as a dNSName in its CSR, both read as the ip identifier).
   it("http-01 for 127.0.0.1 with --domains (the README's command); renew; both verified by openssl", async () => {
-    const path = join(env.work, "lego-ip-domains");
-    const http01 = ["--http", "--http.port", `127.0.0.1:${env.http01}`];
-    const r = await lego(env, path, ["--domains", "127.0.0.1", ...http01, "run"]);
-    expect(r.code, r.out).toBe(0);
-    const c = issued(path, "127.0.0.1");
-    expect(sansOf(c.leaf)).toBe("IP Address:127.0.0.1");
-    expect(opensslVerify(env, c.leaf, c.chain)).toMatch(/OK$/);
-    const renew = await lego(env, path, [
-      "--domains",
-      "127.0.0.1",
-      ...http01,
-      "renew",
-      "--days",
-      "9999",
-      "--no-random-sleep",
-    ]);
-    expect(renew.code, renew.out).toBe(0);
-    const again = issued(path, "127.0.0.1");
-    expect(serialOf(again.leaf)).not.toBe(serialOf(c.leaf));
-    expect(sansOf(again.leaf)).toBe("IP Address:127.0.0.1");
-    expect(opensslVerify(env, again.leaf, again.chain)).toMatch(/OK$/);
+    await runAndRenewHttp01(join(env.work, "lego-ip-domains"), "127.0.0.1", "IP Address:127.0.0.1");
   });
 
   // A client limitation (docs/acme-divergences.md): this lego's tls-alpn-01 challenge certificate for
